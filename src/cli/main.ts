@@ -1,0 +1,60 @@
+// The command line: parses flags, calls one function per command, maps failures to exit codes.
+import { Command, CommanderError, Option } from 'commander';
+import { ExitCode, UserError } from '../errors.js';
+import { processIo, type Io, type OutputFormat } from './output.js';
+import { validateCommand } from './validate.js';
+
+const outputOption = (): Option =>
+  new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text');
+
+export function buildProgram(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command('civostack')
+    .description('Take a bare-metal region from racked servers to a running Kubernetes cluster.')
+    .option('--debug', 'print stack traces of internal errors')
+    .showHelpAfterError()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .exitOverride();
+
+  const region = program.command('region').description('validate, plan, render and diff a region manifest');
+  region
+    .command('validate')
+    .description('check a manifest: schema and every semantic rule, all errors at once')
+    .argument('<manifest>', 'region manifest (YAML)')
+    .addOption(outputOption())
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ civostack region validate inventories/nyc1.yaml\n\nExit codes: 0 valid, 1 errors found.',
+    )
+    .action((manifest: string, opts: { output: OutputFormat }) =>
+      setExit(validateCommand(io, manifest, opts.output)),
+    );
+  return program;
+}
+
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  const program = buildProgram(io, (code) => (exitCode = code));
+  try {
+    await program.parseAsync([...argv]);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (
+        err.code === 'commander.helpDisplayed' ||
+        err.code === 'commander.version' ||
+        err.code === 'commander.help'
+      )
+        return ExitCode.ok;
+      return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    if (err instanceof UserError) {
+      io.err(`error: ${err.message}`);
+      if (err.hint) io.err(`  hint: ${err.hint}`);
+      return err.exitCode;
+    }
+    io.err(`internal error: ${(err as Error).message}`);
+    if (argv.includes('--debug')) io.err((err as Error).stack ?? '');
+    else io.err('  run again with --debug for the stack trace, and report it');
+    return ExitCode.internal;
+  }
+}

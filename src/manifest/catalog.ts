@@ -1,0 +1,43 @@
+// The hardware catalog: switch models (port maps with lanes and speeds) and node SKUs.
+import { z } from 'zod';
+
+const portSchema = z.strictObject({
+  name: z.string().regex(/^Ethernet\d+$/, 'SONiC port names are Ethernet<N>'),
+  lanes: z.string().regex(/^\d+(,\d+)*$/),
+  speed: z.number().int().positive().describe('Mb/s'),
+  alias: z.string(),
+  index: z.number().int().nonnegative(),
+});
+
+export const switchModelSchema = z.strictObject({
+  kind: z.literal('SwitchModel'),
+  name: z.string(),
+  vendor: z.string(),
+  platform: z.string(),
+  hwsku: z.string(),
+  mtu: z.number().int().min(1500).max(9216).default(9100),
+  ports: z.array(portSchema).min(1),
+  serverPorts: z.array(z.string()).default([]).describe('Ports for servers, in slot order.'),
+  uplinkPorts: z.array(z.string()).default([]),
+  peerLinkPorts: z.array(z.string()).default([]).describe('Ports bundled into the MCLAG peer link.'),
+});
+
+export const nodeSkuSchema = z.strictObject({
+  kind: z.literal('NodeSku'),
+  name: z.string(),
+  vendor: z.string(),
+  firmware: z.enum(['uefi', 'bios']),
+  disk: z.string().describe('Install target, e.g. /dev/sda or /dev/nvme0n1.'),
+  nics: z.array(z.strictObject({ name: z.string(), speed: z.number().int().positive() })).min(1),
+});
+
+export const catalogEntrySchema = z.discriminatedUnion('kind', [switchModelSchema, nodeSkuSchema]);
+
+export type SwitchModel = z.infer<typeof switchModelSchema>;
+export type SwitchPort = SwitchModel['ports'][number];
+export type NodeSku = z.infer<typeof nodeSkuSchema>;
+
+export interface Catalog {
+  readonly switches: ReadonlyMap<string, SwitchModel>;
+  readonly skus: ReadonlyMap<string, NodeSku>;
+}

@@ -1,0 +1,11 @@
+// The manifest stage: YAML with positions → schema → rules → a typed Region.
+export { loadCatalog, loadRegion, BUILTIN_CATALOG, type LoadResult } from './load.js';
+export { validateManifest, resolveRegion } from './validate.js';
+export { parseYaml } from './source.js';
+export { formatDiagnostic, formatPath, type Diagnostic } from './diagnostics.js';
+export { manifestJsonSchema, type Manifest } from './schema.js';
+export { parseMac, macHyphen, type Mac } from './mac.js';
+export * from './net.js';
+export { RACK_SUBNET } from './layout.js';
+export type * from './region.js';
+export type { Catalog, NodeSku, SwitchModel, SwitchPort } from './catalog.js';

@@ -1,0 +1,74 @@
+// Kubernetes and OS: an odd control plane, what the OS profile needs, and the files referenced.
+import type { Rule } from './context.js';
+
+const isUrl = (s: string): boolean => /^https?:\/\//.test(s);
+
+export const controlPlane: Rule = (ctx) => {
+  const servers = ctx.facts.nodes.filter((n) => n.node.role === 'control-plane');
+  if (servers.length === 0) {
+    const hint =
+      ctx.facts.nodes.length > 0 ? 'set role: control-plane on 1, 3 or 5 nodes' : 'add nodes to a rack';
+    ctx.error(['racks'], 'no-control-plane', 'the region has no control-plane node', hint);
+  } else if (servers.length % 2 === 0) {
+    const last = servers.at(-1)!;
+    ctx.error(
+      [...last.path, 'role'],
+      'even-control-plane',
+      `the region has ${servers.length} control-plane nodes; etcd needs an odd number for a quorum`,
+      `use ${servers.length - 1} or ${servers.length + 1} control-plane nodes`,
+    );
+  }
+};
+
+export const osProfile: Rule = (ctx) => {
+  const os = ctx.manifest.os;
+  if (os.profile === 'custom') {
+    if (os.image === undefined)
+      ctx.error(
+        ['os'],
+        'missing-image',
+        'os.image is required with the custom profile',
+        'give image.source (URL or path) and image.sha256, or use profile: lab-debian',
+      );
+    if (os.installer === undefined)
+      ctx.error(
+        ['os'],
+        'missing-installer',
+        'os.installer is required with the custom profile',
+        'give installer.kernel and installer.initrd (URLs or paths)',
+      );
+  }
+  if (os.profile === 'custom' && os.sshAuthorizedKeys.length === 0 && os.sshAuthorizedKeyFiles.length === 0) {
+    ctx.warn(
+      ['os'],
+      'no-ssh-keys',
+      'no SSH keys are authorised on the nodes',
+      'only the key civostack generates for itself will log in; add sshAuthorizedKeys for your SREs',
+    );
+  }
+};
+
+export const fileRefs: Rule = (ctx) => {
+  const m = ctx.manifest;
+  const maybe = (
+    path: (string | number)[],
+    ref: string | undefined,
+    kind: 'file' | 'directory' = 'file',
+  ): void => {
+    if (ref !== undefined && !isUrl(ref)) ctx.needFile(path, ref, kind);
+  };
+  maybe(['os', 'image', 'source'], m.os.image?.source);
+  maybe(['os', 'installer', 'kernel'], m.os.installer?.kernel);
+  maybe(['os', 'installer', 'initrd'], m.os.installer?.initrd);
+  m.os.sshAuthorizedKeyFiles.forEach((f, i) => maybe(['os', 'sshAuthorizedKeyFiles', i], f));
+  maybe(['kubernetes', 'airgap'], m.kubernetes.airgap, 'directory');
+  maybe(['operator', 'bundle'], m.operator?.bundle);
+  m.hardware.forEach((h, i) => maybe(['hardware', i], h, 'directory'));
+  m.racks.forEach((rack, r) =>
+    rack.switches.forEach((sw, s) =>
+      sw.upstreams?.forEach((up, u) =>
+        maybe(['racks', r, 'switches', s, 'upstreams', u, 'passwordFile'], up.passwordFile),
+      ),
+    ),
+  );
+};

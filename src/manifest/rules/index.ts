@@ -1,0 +1,28 @@
+// Every semantic rule, in the order their errors are most useful to read.
+import { cabling, fabric, knownHardware, pairs } from './topology.js';
+import { controlPlane, fileRefs, osProfile } from './cluster.js';
+import type { Rule } from './context.js';
+import { asns, networkFormats, sshKeys } from './formats.js';
+import { macs, portsCabledOnce, uniqueNames } from './identity.js';
+import { networksDisjoint, networksFit, pinnedAddresses } from './networks.js';
+
+export const rules: readonly Rule[] = [
+  uniqueNames,
+  macs,
+  networkFormats,
+  asns,
+  sshKeys,
+  networksDisjoint,
+  networksFit,
+  pinnedAddresses,
+  knownHardware,
+  pairs,
+  cabling,
+  fabric,
+  portsCabledOnce,
+  controlPlane,
+  osProfile,
+  fileRefs,
+];
+
+export type { FileRef, Rule, RuleContext } from './context.js';

@@ -1,0 +1,148 @@
+// The rack manifest's shape, as a zod schema: the single source of the Region types and the JSON Schema.
+// Formats that deserve a precise hint (MACs, CIDRs, ASNs, addresses) are checked by the rules, not here.
+import { z } from 'zod';
+
+const name = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a DNS label: lower-case letters, digits and "-"')
+  .describe('A DNS label: lower-case letters, digits and hyphens, at most 63 characters.');
+const mac = z.string().describe('A MAC address: aa:bb:cc:dd:ee:ff, AA-BB-CC-DD-EE-FF or aabb.ccdd.eeff.');
+const cidr = z.string().describe('An IPv4 network, e.g. 10.20.0.0/16.');
+const ipv4 = z.string().describe('An IPv4 address, e.g. 10.10.0.2.');
+const asn = z.union([z.number().int(), z.string()]).describe('An ASN, asplain (65001) or asdot (1.10).');
+const fileRef = z.string().min(1).describe('A path relative to the manifest file.');
+const vlanId = z.number().int().min(1).max(4094);
+
+const rackNetwork = z.strictObject({
+  cidr,
+  rackPrefix: z.number().int().min(8).max(30).describe('Prefix length of the subnet each rack gets.'),
+});
+const vlanNetwork = rackNetwork.extend({ vlan: vlanId });
+
+export const networksSchema = z.strictObject({
+  oob: rackNetwork.describe('BMCs and switch management ports, one subnet per rack.'),
+  provisioning: vlanNetwork.describe(
+    'Untagged PXE network on the server port-channels, one subnet per rack.',
+  ),
+  node: vlanNetwork.describe('Tagged node network, one subnet per rack; gateway on the ToR SVIs.'),
+  loopback: cidr.describe('Pool of /32 loopbacks for switches and routers.'),
+  p2p: cidr.describe('Pool of /31s for fabric links and MCLAG peer links.'),
+  public: z.array(cidr).min(1).describe('Public aggregates the border routers announce to transit.'),
+  pods: cidr.describe('Kubernetes pod CIDR.'),
+  services: cidr.describe('Kubernetes service CIDR.'),
+});
+
+const nicSchema = z.strictObject({
+  mac,
+  switch: name.optional().describe('ToR this NIC is cabled to; default: nic0 → first ToR, nic1 → second.'),
+  port: z.string().optional().describe("Port on that switch; default: by the node's slot."),
+});
+
+export const nodeSchema = z.strictObject({
+  name,
+  role: z.enum(['control-plane', 'worker']),
+  sku: z.string().describe('A node SKU from the hardware catalog.'),
+  slot: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe('Rack slot; cables nic N to the slot-th server port of ToR N.'),
+  bmcMac: mac.optional(),
+  nics: z.array(nicSchema).min(1),
+  labels: z.record(z.string(), z.string()).optional(),
+  taints: z.array(z.string()).optional(),
+});
+
+const upstreamSchema = z.strictObject({
+  name,
+  port: z.string().describe('Port on the border router.'),
+  address: z.string().describe('Our side of the link, with prefix length, e.g. 198.51.100.1/31.'),
+  peerAddress: ipv4,
+  peerAsn: asn,
+  passwordFile: fileRef
+    .optional()
+    .describe('File holding the session password; generated into state when absent.'),
+  maxPrefixes: z.number().int().min(1).default(10),
+  acceptFullTable: z.boolean().default(false),
+});
+
+export const switchSchema = z.strictObject({
+  name,
+  role: z.enum(['tor', 'border', 'mgmt']),
+  model: z.string().describe('A switch model from the hardware catalog.'),
+  mgmtMac: mac,
+  upstreams: z.array(upstreamSchema).optional().describe('Transit sessions; border routers only.'),
+});
+
+const uplinkSchema = z.strictObject({
+  switch: name.describe('ToR name.'),
+  port: z.string(),
+  border: name.describe('Border router name.'),
+  borderPort: z.string(),
+});
+
+export const rackSchema = z.strictObject({
+  name,
+  switches: z.array(switchSchema).min(1),
+  uplinks: z.array(uplinkSchema).default([]).describe('ToR ↔ border router cables.'),
+  nodes: z.array(nodeSchema).default([]),
+});
+
+const osSchema = z.strictObject({
+  profile: z.enum(['lab-debian', 'custom']).default('custom'),
+  image: z
+    .strictObject({ source: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex digits') })
+    .optional(),
+  installer: z.strictObject({ kernel: z.string(), initrd: z.string() }).optional(),
+  firmware: z.enum(['uefi', 'bios']).optional().describe("Overrides the SKU's boot firmware."),
+  sshAuthorizedKeys: z.array(z.string()).default([]),
+  sshAuthorizedKeyFiles: z.array(fileRef).default([]),
+  nameservers: z.array(ipv4).default([]),
+});
+
+const kubernetesSchema = z.strictObject({
+  distribution: z.literal('k3s').default('k3s'),
+  version: z.string().regex(/^v\d+\.\d+\.\d+\+k3s\d+$/, 'must be a K3s release such as v1.31.4+k3s1'),
+  apiVip: ipv4.describe('Virtual IP of the Kubernetes API, on the node network.'),
+  airgap: fileRef.optional().describe('Folder with the K3s binary, images tarball and install script.'),
+  clusterDomain: z.string().default('cluster.local'),
+});
+
+const operatorSchema = z.strictObject({
+  image: z.string(),
+  bundle: fileRef.optional(),
+  values: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const manifestSchema = z.strictObject({
+  apiVersion: z.literal('civostack.io/v1alpha1'),
+  kind: z.literal('Region'),
+  region: z.strictObject({ name, domain: z.string().regex(/^[a-z0-9.-]+$/, 'must be a DNS domain') }),
+  bootstrap: z.strictObject({
+    rack: name.describe('Rack whose provisioning subnet holds the bootstrap host.'),
+    address: ipv4,
+    httpPort: z.number().int().min(1).max(65535).default(8080),
+  }),
+  networks: networksSchema,
+  asn: z.strictObject({
+    border: asn.describe("ASN of the border routers (the region's ASN toward transit)."),
+    torBase: asn.describe('First private ASN handed to ToRs.'),
+    scheme: z.enum(['per-rack', 'per-tor']).default('per-rack'),
+  }),
+  os: osSchema,
+  kubernetes: kubernetesSchema,
+  operator: operatorSchema.optional(),
+  hardware: z.array(fileRef).default([]).describe('Extra hardware catalog folders beside the built-in one.'),
+  racks: z.array(rackSchema).min(1),
+});
+
+export type Manifest = z.infer<typeof manifestSchema>;
+export type ManifestRack = Manifest['racks'][number];
+export type ManifestSwitch = ManifestRack['switches'][number];
+export type ManifestNode = ManifestRack['nodes'][number];
+export type ManifestUpstream = NonNullable<ManifestSwitch['upstreams']>[number];
+
+export function manifestJsonSchema(): unknown {
+  return z.toJSONSchema(manifestSchema, { io: 'input', target: 'draft-2020-12' });
+}
