@@ -2,6 +2,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, UserError } from '../errors.js';
 import { processIo, type Io, type OutputFormat } from './output.js';
+import { InvalidManifest } from './load.js';
+import { planCommand } from './plan.js';
 import { validateCommand } from './validate.js';
 
 const outputOption = (): Option =>
@@ -28,6 +30,22 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action((manifest: string, opts: { output: OutputFormat }) =>
       setExit(validateCommand(io, manifest, opts.output)),
     );
+  region
+    .command('plan')
+    .description('resolve every address, ASN, port and cable, and record the allocations')
+    .argument('<manifest>', 'region manifest (YAML)')
+    .addOption(outputOption())
+    .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
+    .option('--prune', 'release addresses of devices removed from the manifest', false)
+    .option('--no-save', 'do not record allocations (a preview)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ civostack region plan inventories/lab.yaml\n  $ civostack region plan inventories/nyc1.yaml --output json | jq .nodes[0]\n\nAllocations are recorded in the state folder: adding a node never renumbers another.',
+    )
+    .action(
+      (manifest: string, opts: { output: OutputFormat; stateDir?: string; prune: boolean; save: boolean }) =>
+        setExit(planCommand(io, manifest, opts)),
+    );
   return program;
 }
 
@@ -47,6 +65,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
         return ExitCode.ok;
       return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
+    if (err instanceof InvalidManifest) return err.exitCode;
     if (err instanceof UserError) {
       io.err(`error: ${err.message}`);
       if (err.hint) io.err(`  hint: ${err.hint}`);

@@ -4,7 +4,7 @@ import { controlPlane, fileRefs, osProfile } from './cluster.js';
 import type { Rule } from './context.js';
 import { asns, networkFormats, sshKeys } from './formats.js';
 import { macs, portsCabledOnce, uniqueNames } from './identity.js';
-import { networksDisjoint, networksFit, pinnedAddresses } from './networks.js';
+import { networksDisjoint, networksFit, pinnedAddresses, vlans } from './networks.js';
 
 export const rules: readonly Rule[] = [
   uniqueNames,
@@ -15,6 +15,7 @@ export const rules: readonly Rule[] = [
   networksDisjoint,
   networksFit,
   pinnedAddresses,
+  vlans,
   knownHardware,
   pairs,
   cabling,

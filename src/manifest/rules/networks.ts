@@ -194,3 +194,29 @@ function networkAround(ip: number, prefix: number): Network | undefined {
   const base = (ip & (~0 << (32 - prefix))) >>> 0;
   return { cidr: '' as Network['cidr'], base, prefix, size: 2 ** (32 - prefix) };
 }
+
+/** VLAN 1 is the switches' default VLAN and 4094 carries the MCLAG keepalive. */
+export const vlans: Rule = (ctx) => {
+  const { provisioning, node } = ctx.manifest.networks;
+  for (const [key, vlan] of [
+    ['provisioning', provisioning.vlan],
+    ['node', node.vlan],
+  ] as const) {
+    if (vlan === 1 || vlan === 4094) {
+      ctx.error(
+        ['networks', key, 'vlan'],
+        'reserved-vlan',
+        `VLAN ${vlan} is reserved (${vlan === 1 ? "the switches' default VLAN" : 'the MCLAG keepalive VLAN'})`,
+        'pick a VLAN from 2 to 4093',
+      );
+    }
+  }
+  if (provisioning.vlan === node.vlan) {
+    ctx.error(
+      ['networks', 'node', 'vlan'],
+      'duplicate-vlan',
+      `node VLAN ${node.vlan} is also the provisioning VLAN at ${ctx.at(['networks', 'provisioning', 'vlan'])}`,
+      'the node network needs its own VLAN',
+    );
+  }
+};

@@ -1,0 +1,3 @@
+// The state stage: everything civostack keeps between runs, written atomically.
+export { writeFileAtomic } from './atomic.js';
+export { readAllocations, stateDirFor, writeAllocations, type StateDir } from './store.js';
