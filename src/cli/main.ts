@@ -4,6 +4,7 @@ import { ExitCode, UserError } from '../errors.js';
 import { processIo, type Io, type OutputFormat } from './output.js';
 import { InvalidManifest } from './load.js';
 import { planCommand } from './plan.js';
+import { schemaCommand } from './schema.js';
 import { validateCommand } from './validate.js';
 
 const outputOption = (): Option =>
@@ -46,6 +47,15 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       (manifest: string, opts: { output: OutputFormat; stateDir?: string; prune: boolean; save: boolean }) =>
         setExit(planCommand(io, manifest, opts)),
     );
+  program
+    .command('schema')
+    .description('print the JSON Schema of the region manifest (for editors and CI)')
+    .option('--out <file>', 'write it to a file instead')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ civostack schema --out schema/manifest.schema.json\n  # then, first line of a manifest: # yaml-language-server: $schema=../schema/manifest.schema.json',
+    )
+    .action((opts: { out?: string }) => setExit(schemaCommand(io, opts.out)));
   return program;
 }
 

@@ -35,7 +35,6 @@ export function parseCidr(text: string): CidrParse {
     return { ok: false, reason: `"${text}" is not an IPv4 CIDR` };
   }
   const prefix = Number(m[2]);
-  const size = 2 ** (32 - prefix);
   const address = ipToInt(m[1]!);
   const base = prefix === 0 ? 0 : (address & (~0 << (32 - prefix))) >>> 0;
   if (base !== address) {

@@ -2,6 +2,7 @@
 import type { Path } from '../diagnostics.js';
 import { isReservedOffset, prefixFor, rackHostCapacity } from '../layout.js';
 import { contains, ipToInt, isIpv4, overlaps, parseCidr, type Network } from '../net.js';
+import type { Manifest } from '../schema.js';
 import type { Rule } from './context.js';
 
 interface Named {
@@ -10,7 +11,7 @@ interface Named {
   readonly net: Network;
 }
 
-function regionNetworks(n: import('../schema.js').Manifest['networks']): Named[] {
+function regionNetworks(n: Manifest['networks']): Named[] {
   const out: Named[] = [];
   const add = (label: string, path: Path, text: string): void => {
     const parsed = parseCidr(text);

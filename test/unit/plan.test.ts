@@ -1,0 +1,197 @@
+import { describe, expect, it } from 'vitest';
+import { loadRegion, type Region } from '../../src/manifest/index.js';
+import { planRegion, type AllocationTable, type Plan } from '../../src/plan/index.js';
+import { labWith, LAB, NYC1, type LabManifest } from '../helpers/manifest.js';
+
+function region(file: string): Region {
+  const result = loadRegion(file);
+  if (!result.ok) throw new Error(result.diagnostics.map((d) => d.message).join('\n'));
+  return result.region;
+}
+
+function plan(file: string, prior: AllocationTable = {}, prune = false) {
+  return planRegion(region(file), prior, { prune });
+}
+
+function addressesOf(p: Plan): Record<string, unknown> {
+  return {
+    nodes: Object.fromEntries(
+      p.nodes.map((n) => [n.name, [n.node.address, n.provisioning.address, n.bmc?.address, n.portChannel]]),
+    ),
+    switches: Object.fromEntries(
+      p.switches.map((s) => [
+        s.name,
+        [s.mgmt.address, s.loopback, s.asn, s.interfaces.map((i) => i.address)],
+      ]),
+    ),
+    links: p.links.filter((l) => l.kind === 'uplink').map((l) => l.subnet),
+  };
+}
+
+function addNode(m: LabManifest, name: string, slot: number, mac: number): void {
+  const hex = mac.toString(16).padStart(2, '0');
+  m.racks[0].nodes.push({
+    name,
+    role: 'worker',
+    sku: 'lab-vm-bios',
+    slot,
+    bmcMac: `52:54:00:0c:00:${hex}`,
+    nics: [{ mac: `52:54:00:aa:00:${hex}` }, { mac: `52:54:00:bb:00:${hex}` }],
+  });
+}
+
+describe('plan', () => {
+  it('gives byte-identical output for the same manifest', () => {
+    const a = plan(NYC1);
+    const b = plan(NYC1);
+    expect(JSON.stringify(a.plan)).toBe(JSON.stringify(b.plan));
+    expect(JSON.stringify(a.allocations)).toBe(JSON.stringify(b.allocations));
+  });
+
+  it('gives the same plan when re-planned from its own recorded allocations', () => {
+    const first = plan(NYC1);
+    const again = plan(NYC1, first.allocations);
+    expect(JSON.stringify(again.plan)).toBe(JSON.stringify(first.plan));
+    expect(again.orphans).toEqual([]);
+  });
+
+  it('keeps every existing address when a node is added before the others in the manifest', () => {
+    const before = plan(LAB);
+    // The new node goes first in the list and takes slot 4: manifest order must not matter.
+    const file = labWith((m) => {
+      addNode(m, 'r01-n04', 4, 4);
+      m.racks[0].nodes.unshift(m.racks[0].nodes.pop());
+    });
+    const after = plan(file, before.allocations);
+    const was = addressesOf(before.plan) as {
+      nodes: Record<string, unknown>;
+      switches: unknown;
+      links: unknown;
+    };
+    const now = addressesOf(after.plan) as typeof was;
+    for (const [name, addrs] of Object.entries(was.nodes)) expect(now.nodes[name]).toEqual(addrs);
+    expect(now.switches).toEqual(was.switches);
+    expect(now.links).toEqual(was.links);
+    const added = after.plan.nodes.find((n) => n.name === 'r01-n04')!;
+    const taken = before.plan.nodes.map((n) => n.node.address);
+    expect(taken).not.toContain(added.node.address);
+  });
+
+  it('without recorded allocations, the same addition renumbers (which is why they are recorded)', () => {
+    const before = plan(LAB);
+    const file = labWith((m) => {
+      addNode(m, 'r01-n04', 4, 4);
+      m.racks[0].nodes.unshift(m.racks[0].nodes.pop());
+    });
+    const after = plan(file, {});
+    const n01 = (p: Plan) => p.nodes.find((n) => n.name === 'r01-n01')!.node.address;
+    expect(n01(after.plan)).not.toBe(n01(before.plan));
+  });
+
+  it("keeps a removed node's addresses reserved until pruned", () => {
+    const before = plan(LAB);
+    const gone = before.plan.nodes.find((n) => n.name === 'r01-n02')!;
+    const without = labWith((m) => {
+      m.racks[0].nodes.splice(1, 1);
+    });
+    const kept = plan(without, before.allocations);
+    expect(kept.orphans.map((o) => `${o.pool}/${o.key}`)).toContain('host.node.r01/r01-n02');
+    // A node added afterwards must not reuse the removed node's address while it is kept.
+    const readded = labWith((m) => {
+      m.racks[0].nodes.splice(1, 1);
+      addNode(m, 'r01-n09', 9, 9);
+    });
+    const next = plan(readded, kept.allocations);
+    expect(next.plan.nodes.find((n) => n.name === 'r01-n09')!.node.address).not.toBe(gone.node.address);
+
+    const pruned = plan(without, before.allocations, true);
+    expect(pruned.orphans).toEqual([]);
+    expect(JSON.stringify(pruned.allocations)).not.toContain('r01-n02');
+    const reuse = plan(readded, pruned.allocations);
+    expect(reuse.plan.nodes.find((n) => n.name === 'r01-n09')!.node.address).toBe(gone.node.address);
+  });
+
+  it("does not change a node's addresses when only its MAC changes", () => {
+    const before = plan(LAB);
+    const file = labWith((m) => {
+      m.racks[0].nodes[1].nics[0].mac = '52:54:00:aa:00:99';
+    });
+    const after = plan(file, before.allocations);
+    expect(addressesOf(after.plan)).toEqual(addressesOf(before.plan));
+    const reservation = after.plan.dhcp.find((d) => d.host === 'r01-n02')!;
+    expect(reservation.macs).toContain('52:54:00:aa:00:99');
+  });
+
+  it('keeps the K3s init server once recorded, even if another control-plane node is listed first', () => {
+    const three = labWith((m) => {
+      m.racks[0].nodes[1].role = 'control-plane';
+      m.racks[0].nodes[2].role = 'control-plane';
+    });
+    const first = plan(three);
+    expect(first.plan.kubernetes.initServer).toBe('r01-n01');
+    const reordered = labWith((m) => {
+      m.racks[0].nodes[1].role = 'control-plane';
+      m.racks[0].nodes[2].role = 'control-plane';
+      m.racks[0].nodes.reverse();
+    });
+    const again = plan(reordered, first.allocations);
+    expect(again.plan.kubernetes.initServer).toBe('r01-n01');
+    expect(again.plan.nodes.filter((n) => n.k3s.clusterInit).map((n) => n.name)).toEqual(['r01-n01']);
+  });
+
+  it("pins the bootstrap host's rack subnet and never hands out the bootstrap address or the VIP", () => {
+    const { plan: p } = plan(NYC1);
+    const rack = p.racks[0]!;
+    expect(rack.provisioning.cidr).toBe('10.1.0.0/24');
+    const used = p.nodes.flatMap((n) => [n.provisioning.address, n.node.address]);
+    expect(used).not.toContain(p.bootstrap.address);
+    expect(used).not.toContain(p.kubernetes.apiVip);
+  });
+
+  it('bonds each node over both ToRs with the same PortChannel on each, fallback on the first only', () => {
+    const { plan: p } = plan(NYC1);
+    const [torA, torB] = p.switches.filter((s) => s.role === 'tor');
+    for (const node of p.nodes) {
+      expect(node.nics.map((n) => n.switch).sort()).toEqual(['r01-tor1', 'r01-tor2']);
+      const pcA = torA!.portChannels.find((pc) => pc.name === `PortChannel${node.portChannel}`)!;
+      const pcB = torB!.portChannels.find((pc) => pc.name === `PortChannel${node.portChannel}`)!;
+      expect(pcA.fallback).toBe(true);
+      expect(pcB.fallback).toBe(false);
+    }
+    expect(torA!.mclag!.peerIp).toBe(torB!.mclag!.sourceIp);
+    expect(torB!.mclag!.peerIp).toBe(torA!.mclag!.sourceIp);
+  });
+
+  it('gives each fabric link a /31 whose two ends are the two BGP neighbours', () => {
+    const { plan: p } = plan(NYC1);
+    const byName = new Map(p.switches.map((s) => [s.name, s]));
+    const uplinks = p.links.filter((l) => l.kind === 'uplink');
+    expect(uplinks).toHaveLength(4);
+    const subnets = new Set(uplinks.map((l) => l.subnet));
+    expect(subnets.size).toBe(4);
+    for (const l of uplinks) {
+      const tor = byName.get(l.a.device)!;
+      const border = byName.get(l.b.device)!;
+      const torSide = tor.interfaces.find((i) => i.port === l.a.port)!;
+      const borderSide = border.interfaces.find((i) => i.port === l.b.port)!;
+      expect(
+        tor.bgp.neighbors.some((n) => `${n.address}/31` === borderSide.address && n.asn === border.asn),
+      ).toBe(true);
+      expect(
+        border.bgp.neighbors.some((n) => `${n.address}/31` === torSide.address && n.asn === tor.asn),
+      ).toBe(true);
+    }
+  });
+
+  it("reserves every node's MACs on the provisioning network and every BMC and switch on OOB", () => {
+    const { plan: p } = plan(NYC1);
+    const prov = p.dhcp.filter((d) => d.network === 'provisioning');
+    expect(prov).toHaveLength(40);
+    expect(prov.every((d) => d.macs.length === 2)).toBe(true);
+    const oob = p.dhcp.filter((d) => d.network === 'oob');
+    expect(oob.filter((d) => d.kind === 'bmc')).toHaveLength(40);
+    expect(oob.filter((d) => d.kind === 'switch' && d.ztp)).toHaveLength(5);
+    const addresses = p.dhcp.map((d) => d.address);
+    expect(new Set(addresses).size).toBe(addresses.length);
+  });
+});
