@@ -4,6 +4,7 @@ import { ExitCode, UserError } from '../errors.js';
 import { processIo, type Io, type OutputFormat } from './output.js';
 import { InvalidManifest } from './load.js';
 import { planCommand } from './plan.js';
+import { diffCommand, renderCommand } from './render.js';
 import { schemaCommand } from './schema.js';
 import { validateCommand } from './validate.js';
 
@@ -46,6 +47,37 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(
       (manifest: string, opts: { output: OutputFormat; stateDir?: string; prune: boolean; save: boolean }) =>
         setExit(planCommand(io, manifest, opts)),
+    );
+  region
+    .command('render')
+    .description("render every device's files (dnsmasq, iPXE, cloud-init, SONiC, FRR, K3s) into a folder")
+    .argument('<manifest>', 'region manifest (YAML)')
+    .requiredOption('--out <dir>', 'folder to write; replaced as a whole on every render')
+    .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
+    .addOption(outputOption())
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ civostack region render inventories/nyc1.yaml --out /tmp/nyc1-configs\n\nFiles holding secrets are written with mode 0600.',
+    )
+    .action((manifest: string, opts: { out: string; stateDir?: string; output: OutputFormat }) =>
+      setExit(renderCommand(io, manifest, opts)),
+    );
+  region
+    .command('diff')
+    .description('show what would change on every device, before anything is touched')
+    .argument('<manifest>', 'region manifest (YAML)')
+    .option(
+      '--against <dir>',
+      'compare with this folder (e.g. configs pulled from devices) instead of the last applied render',
+    )
+    .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
+    .addOption(outputOption())
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ civostack region diff inventories/nyc1.yaml\n  $ civostack region diff inventories/nyc1.yaml --against /tmp/nyc1-configs --output json\n\nExit codes: 0 no changes, 2 changes, 1 error. Secrets are always redacted.',
+    )
+    .action((manifest: string, opts: { against?: string; stateDir?: string; output: OutputFormat }) =>
+      setExit(diffCommand(io, manifest, opts)),
     );
   program
     .command('schema')

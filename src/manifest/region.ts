@@ -64,7 +64,7 @@ export interface Region {
   readonly domain: string;
   readonly manifest: Manifest;
   readonly networks: {
-    readonly oob: RackNetwork;
+    readonly oob: RackNetwork & { readonly vlan: number };
     readonly provisioning: RackNetwork & { readonly vlan: number };
     readonly node: RackNetwork & { readonly vlan: number };
     readonly loopback: Network;

@@ -20,7 +20,9 @@ const rackNetwork = z.strictObject({
 const vlanNetwork = rackNetwork.extend({ vlan: vlanId });
 
 export const networksSchema = z.strictObject({
-  oob: rackNetwork.describe('BMCs and switch management ports, one subnet per rack.'),
+  oob: rackNetwork
+    .extend({ vlan: vlanId.default(100).describe('Access VLAN of the management switch.') })
+    .describe('BMCs and switch management ports, one subnet per rack.'),
   provisioning: vlanNetwork.describe(
     'Untagged PXE network on the server port-channels, one subnet per rack.',
   ),

@@ -233,15 +233,26 @@ export function planSwitches(region: Region, inputs: FabricInputs): SwitchPlan[]
       };
     });
 
+    // The management switch is layer 2 only: every port is an access port of the OOB VLAN.
+    const mgmtPorts = new Map(rack.mgmt?.model.ports.map((p) => [p.name, 'oob']) ?? []);
     const mgmt = rack.mgmt
       ? [
           {
             ...base(rack.mgmt),
             asn: undefined,
             loopback: undefined,
-            ports: ports(rack.mgmt, new Map()),
+            ports: ports(rack.mgmt, mgmtPorts),
             portChannels: [],
-            vlans: [],
+            vlans: [
+              {
+                id: rp.oob.vlan,
+                name: `Vlan${rp.oob.vlan}`,
+                description: 'oob',
+                members: rack.mgmt.model.ports.map((p) => ({ port: p.name, tagged: false })),
+                address: undefined,
+                dhcpServers: [],
+              },
+            ],
             interfaces: [],
             bgp: { neighbors: [], networks: [] },
             mclag: undefined,

@@ -152,7 +152,7 @@ export function planRegion(region: Region, prior: AllocationTable, options: Plan
     const rackPlan: RackPlan = {
       name: rack.name,
       asn: asns.get(region.asn.scheme === 'per-rack' ? rack.name : rack.tors[0].name)!,
-      oob: subnet(oob),
+      oob: { ...subnet(oob), vlan: region.networks.oob.vlan },
       provisioning: { ...subnet(prov), vlan: region.networks.provisioning.vlan },
       node: { ...subnet(nodeNet), vlan: region.networks.node.vlan },
       tors: [rack.tors[0].name, rack.tors[1].name],

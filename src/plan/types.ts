@@ -11,7 +11,7 @@ export interface Subnet {
 export interface RackPlan {
   readonly name: string;
   readonly asn: number;
-  readonly oob: Subnet;
+  readonly oob: Subnet & { readonly vlan: number };
   readonly provisioning: Subnet & { readonly vlan: number };
   readonly node: Subnet & { readonly vlan: number };
   readonly tors: readonly [string, string];

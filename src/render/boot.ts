@@ -1,0 +1,136 @@
+// Network boot: the dnsmasq configuration and the iPXE scripts, from the plan's reservations.
+import { intToIp, ipToInt } from '../manifest/index.js';
+import type { NodePlan, Plan } from '../plan/index.js';
+import type { Engine } from './engine.js';
+
+export interface BootOptions {
+  /** Folder dnsmasq serves by TFTP (undionly.kpxe, ipxe.efi). */
+  readonly tftpRoot: string;
+  readonly leaseFile: string;
+  /** 0 turns dnsmasq's DNS off. */
+  readonly dnsPort: number;
+  /** Proxy-DHCP: another server hands out addresses; only boot options are given. */
+  readonly proxy: boolean;
+}
+
+export const DEFAULT_BOOT_OPTIONS: BootOptions = {
+  tftpRoot: '/var/lib/civostack/tftp',
+  leaseFile: '/var/lib/civostack/dnsmasq.leases',
+  dnsPort: 53,
+  proxy: false,
+};
+
+/** Download attempts per NIC before moving on. */
+const RETRIES = 3;
+
+function netmask(prefix: number): string {
+  return intToIp(prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0);
+}
+
+export function bootUrl(plan: Plan): string {
+  return plan.bootstrap.url;
+}
+
+export function dnsmasqConf(engine: Engine, plan: Plan, options: BootOptions): string {
+  const ranges = plan.racks.flatMap((r) => [
+    {
+      tag: `provisioning-${r.name}`,
+      network: r.provisioning.cidr.split('/')[0],
+      netmask: netmask(r.provisioning.prefix),
+      gateway: r.provisioning.gateway,
+    },
+    {
+      tag: `oob-${r.name}`,
+      network: r.oob.cidr.split('/')[0],
+      netmask: netmask(r.oob.prefix),
+      gateway: r.oob.gateway,
+    },
+  ]);
+  const ztp = plan.dhcp
+    .filter((d) => d.ztp)
+    .map((d) => ({ tag: `ztp-${d.host}`, url: `${plan.bootstrap.url}/ztp/${d.host}/ztp.json` }));
+  return engine.template('dnsmasq/dnsmasq.conf.hbs')({
+    region: plan.region.name,
+    domain: plan.region.domain,
+    bootstrap: plan.bootstrap.address,
+    baseUrl: plan.bootstrap.url,
+    ipxeUrl: `${plan.bootstrap.url}/ipxe/boot.ipxe`,
+    nameservers: plan.os.nameservers,
+    leaseTime: '12h',
+    ranges,
+    hosts: plan.dhcp.map((d) => ({
+      name: d.host,
+      macs: d.macs,
+      address: d.address,
+      kind: d.kind,
+      ztpTag: d.ztp ? `ztp-${d.host}` : undefined,
+    })),
+    ztp,
+    ...options,
+  });
+}
+
+export function bootIpxe(engine: Engine, plan: Plan): string {
+  return engine.template('ipxe/boot.ipxe.hbs')({
+    region: plan.region.name,
+    baseUrl: plan.bootstrap.url,
+    retries: RETRIES,
+  });
+}
+
+export function localIpxe(engine: Engine): string {
+  return engine.template('ipxe/local.ipxe.hbs')({});
+}
+
+export interface InstallerUrls {
+  readonly kernel: string;
+  readonly initrd: string;
+}
+
+/** Installer kernel and initrd: the manifest's URLs, or served by the boot server. */
+export function installerUrls(plan: Plan): InstallerUrls {
+  const served = {
+    kernel: `${plan.bootstrap.url}/installer/vmlinuz`,
+    initrd: `${plan.bootstrap.url}/installer/initrd.img`,
+  };
+  const given = plan.os.installer;
+  const isUrl = (s: string) => /^https?:\/\//.test(s);
+  return {
+    kernel: given && isUrl(given.kernel) ? given.kernel : served.kernel,
+    initrd: given && isUrl(given.initrd) ? given.initrd : served.initrd,
+  };
+}
+
+export function nodeIpxe(engine: Engine, plan: Plan, node: NodePlan): string {
+  const urls = installerUrls(plan);
+  const cmdline = [
+    `civostack.node=${node.name}`,
+    `civostack.url=${plan.bootstrap.url}`,
+    `civostack.disk=${node.disk}`,
+    'console=tty0',
+    'console=ttyS0,115200n8',
+    'panic=10',
+  ].join(' ');
+  return engine.template('ipxe/node.ipxe.hbs')({
+    name: node.name,
+    role: node.role,
+    rack: node.rack,
+    baseUrl: plan.bootstrap.url,
+    retries: RETRIES,
+    giveUpAt: RETRIES + 1,
+    kernel: urls.kernel,
+    initrd: urls.initrd,
+    cmdline,
+    nicCount: node.nics.length,
+    nics: node.nics.map((nic, index) => ({ ...nic, index, next: index + 1 })),
+  });
+}
+
+/** Is `address` inside `cidr`? (The boot server checks a request's source with it.) */
+export function inCidr(address: string, cidr: string): boolean {
+  const [base, len] = cidr.split('/');
+  const size = 2 ** (32 - Number(len));
+  const a = ipToInt(address);
+  const b = ipToInt(base!);
+  return a >= b && a < b + size;
+}
