@@ -1,5 +1,5 @@
 // How commands print: data as JSON on stdout, human text on stdout, diagnostics on stderr.
-import { formatDiagnostic, type Diagnostic } from '../manifest/index.js';
+import { formatDiagnostic, formatPath, type Diagnostic } from '../manifest/index.js';
 
 export type OutputFormat = 'text' | 'json';
 
@@ -38,7 +38,7 @@ export function diagnosticsJson(diagnostics: readonly Diagnostic[]): unknown {
     file: d.position.file,
     line: d.position.line,
     column: d.position.column,
-    path: d.path.length ? d.path.map(String).join('.') : '',
+    path: d.path.length ? formatPath(d.path) : '',
     message: d.message,
     ...(d.hint ? { hint: d.hint } : {}),
   }));

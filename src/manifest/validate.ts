@@ -20,13 +20,13 @@ export interface Validation {
 
 export function validateManifest(doc: SourceDoc, catalog: Catalog): Validation {
   const diagnostics: Diagnostic[] = [];
-  let parsed = manifestSchema.safeParse(doc.data);
+  let parsed = manifestSchema.safeParse(doc.data, { reportInput: true });
   if (!parsed.success) {
     for (const issue of parsed.error.issues) diagnostics.push(fromZod(doc, issue));
     // Unknown fields (typos, mostly) do not stop the semantic rules: drop them and parse again,
     // so one misspelt key does not hide every other problem in the file.
     if (parsed.error.issues.every((i) => i.code === 'unrecognized_keys')) {
-      parsed = manifestSchema.safeParse(withoutKeys(doc.data, parsed.error.issues));
+      parsed = manifestSchema.safeParse(withoutKeys(doc.data, parsed.error.issues), { reportInput: true });
     }
     if (!parsed.success)
       return { diagnostics: diagnostics.sort(byPosition), fileRefs: [], manifest: undefined };
@@ -79,13 +79,26 @@ function fromZod(doc: SourceDoc, issue: z.core.$ZodIssue): Diagnostic {
       };
     }
     case 'invalid_type': {
+      if (path.length === 0) {
+        return {
+          ...base,
+          message: `the manifest must be a mapping of fields, not ${describe(issue.input)}`,
+          position: doc.locate([]),
+          hint: 'start from inventories/lab.yaml',
+        };
+      }
       const missing = issue.input === undefined;
       return {
         ...base,
         message: missing
           ? `missing field "${String(path.at(-1) ?? '')}"`
           : `${field} must be ${article(issue.expected)}, not ${describe(issue.input)}`,
-        position: missing ? doc.locate(path.slice(0, -1)) : doc.locate(path),
+        // A missing field is reported at the key of the mapping that should hold it.
+        position: missing
+          ? path.length > 1
+            ? doc.locateKey(path.slice(0, -1))
+            : doc.locate([])
+          : doc.locate(path),
         hint: missing
           ? `add ${field} (${article(issue.expected)})`
           : `write ${field} as ${article(issue.expected)}`,

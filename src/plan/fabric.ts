@@ -38,6 +38,9 @@ export function planSwitches(region: Region, inputs: FabricInputs): SwitchPlan[]
       uplinkAddresses.set(`${u.tor}:${u.port}`, { border: intToIp(base), tor: intToIp(base + 1) });
     }
   }
+  // First switch of each name, as region.switches.find would return it, without a scan per uplink.
+  const switchByName = new Map<string, Switch>();
+  for (const s of region.switches) if (!switchByName.has(s.name)) switchByName.set(s.name, s);
   const nodesBySwitch = new Map<string, { node: NodePlan; port: string; nic: string }[]>();
   for (const node of inputs.nodes) {
     for (const nic of node.nics) {
@@ -188,7 +191,7 @@ export function planSwitches(region: Region, inputs: FabricInputs): SwitchPlan[]
             peerAddress: a.tor,
             description: `${u.tor} ${u.port}`,
           });
-          const tor = region.switches.find((s) => s.name === u.tor)!;
+          const tor = switchByName.get(u.tor)!;
           neighbors.push({
             address: a.tor,
             asn: torAsn(tor),

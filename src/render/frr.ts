@@ -24,7 +24,8 @@ export const BOGONS = [
 const routeMapIn = (n: { acceptFullTable?: boolean }) =>
   n.acceptFullTable ? 'RM-TRANSIT-IN-FULL' : 'RM-TRANSIT-IN-DEFAULT';
 
-const numbered = (prefixes: readonly string[]) => prefixes.map((prefix, i) => ({ seq: (i + 1) * 5, prefix }));
+const numbered = (prefixes: readonly string[], first = 5) =>
+  prefixes.map((prefix, i) => ({ seq: first + i * 5, prefix }));
 
 export function renderFrr(
   engine: Engine,
@@ -40,7 +41,7 @@ export function renderFrr(
       asn: sw.asn,
       routerId: sw.loopback,
       local: numbered(sw.bgp.networks),
-      fabricIn: numbered(internal),
+      fabricIn: numbered(internal, 10), // seq 5 is the default route
       neighbors: sw.bgp.neighbors,
       networks: sw.bgp.networks,
     });

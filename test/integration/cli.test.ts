@@ -43,7 +43,7 @@ describe('civostack region validate', () => {
     };
     expect(out.valid).toBe(false);
     expect(out.diagnostics).toContainEqual(
-      expect.objectContaining({ code: 'even-control-plane', path: 'racks.0.nodes.1.role' }),
+      expect.objectContaining({ code: 'even-control-plane', path: 'racks[0].nodes[1].role' }),
     );
   });
 

@@ -159,7 +159,7 @@ export const cabling: Rule = (ctx) => {
       }
       if (c.port === undefined) {
         const model = target.model;
-        if (node.slot !== undefined && model) {
+        if (node.slot !== undefined && model && c.nic === 0) {
           ctx.error(
             [...path, 'slot'],
             'slot-out-of-range',
