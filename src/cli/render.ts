@@ -8,6 +8,7 @@ import {
   RenderError,
   renderRegion,
   secretValues,
+  type BootOptions,
   type FileTree,
 } from '../render/index.js';
 import { macHyphen, type Mac } from '../manifest/index.js';
@@ -21,7 +22,11 @@ export interface Rendered extends Planned {
   readonly secretValues: readonly string[];
 }
 
-export function renderFromManifest(io: Io, manifest: string, opts: { stateDir?: string }): Rendered {
+export function renderFromManifest(
+  io: Io,
+  manifest: string,
+  opts: { stateDir?: string; boot?: BootOptions },
+): Rendered {
   const planned = planFromManifest(io, manifest, opts);
   writeAllocations(planned.state, planned.allocations);
   const manifestDir = dirname(resolve(manifest));
@@ -41,7 +46,7 @@ export function renderFromManifest(io: Io, manifest: string, opts: { stateDir?: 
       templates: loadTemplates(),
       secrets: secretValues(secrets.values),
       authorizedKeys,
-      boot: DEFAULT_BOOT_OPTIONS,
+      boot: opts.boot ?? DEFAULT_BOOT_OPTIONS,
     });
     const values = [...secrets.values].filter(([name]) => !name.endsWith('.pub')).map(([, v]) => v);
     return { ...planned, tree, secretValues: values };

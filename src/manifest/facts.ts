@@ -39,6 +39,8 @@ export interface Facts {
   readonly nodes: readonly NodeFact[];
   readonly torsByRack: readonly (readonly SwitchFact[])[];
   readonly nicCables: readonly NicCable[];
+  /** The same cables grouped by node, in NIC order (a filter per node would be quadratic). */
+  readonly cablesByNode: ReadonlyMap<string, readonly NicCable[]>;
   readonly portUses: readonly PortUse[];
 }
 
@@ -72,6 +74,13 @@ export function gatherFacts(m: Manifest, catalog: Catalog): Facts {
     });
   }
 
+  const cablesByNode = new Map<string, NicCable[]>();
+  for (const c of nicCables) {
+    const list = cablesByNode.get(c.node);
+    if (list) list.push(c);
+    else cablesByNode.set(c.node, [c]);
+  }
+
   const portUses: PortUse[] = [];
   for (const c of nicCables) {
     if (c.switch !== undefined && c.port !== undefined) {
@@ -101,5 +110,5 @@ export function gatherFacts(m: Manifest, catalog: Catalog): Facts {
       });
     });
   });
-  return { switches, nodes, torsByRack, nicCables, portUses };
+  return { switches, nodes, torsByRack, nicCables, cablesByNode, portUses };
 }

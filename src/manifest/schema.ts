@@ -94,7 +94,17 @@ export const rackSchema = z.strictObject({
 const osSchema = z.strictObject({
   profile: z.enum(['lab-debian', 'custom']).default('custom'),
   image: z
-    .strictObject({ source: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex digits') })
+    .strictObject({
+      source: z.string().describe('URL or path of the raw disk image, optionally .gz-compressed.'),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex digits'),
+      rootPartition: z
+        .number()
+        .int()
+        .min(1)
+        .max(128)
+        .default(1)
+        .describe('Partition holding the root file system.'),
+    })
     .optional(),
   installer: z.strictObject({ kernel: z.string(), initrd: z.string() }).optional(),
   firmware: z.enum(['uefi', 'bios']).optional().describe("Overrides the SKU's boot firmware."),

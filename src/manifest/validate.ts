@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { parseAsn } from './asn.js';
 import type { Catalog } from './catalog.js';
 import { byPosition, formatPath, formatPosition, type Diagnostic, type Path } from './diagnostics.js';
-import { gatherFacts, type NicCable } from './facts.js';
+import { gatherFacts } from './facts.js';
 import { parseMac, type Mac } from './mac.js';
 import { ipToInt, networkOf, parseCidr, type Cidr } from './net.js';
 import type { Node, Rack, Region, Switch } from './region.js';
@@ -176,13 +176,6 @@ function unwrap(schema: unknown): unknown {
 /** Builds the typed Region from a manifest that produced no errors. */
 export function resolveRegion(file: string, manifest: Manifest, catalog: Catalog): Region {
   const facts = gatherFacts(manifest, catalog);
-  // Cables grouped by node once, in their order: a filter per node would be quadratic.
-  const cablesByNode = new Map<string, NicCable[]>();
-  for (const c of facts.nicCables) {
-    const list = cablesByNode.get(c.node);
-    if (list) list.push(c);
-    else cablesByNode.set(c.node, [c]);
-  }
   const mac = (text: string): Mac => parseMac(text) ?? fail(`MAC ${text}`);
   const cidr = (text: string) => networkOf((parseCidr(text).ok ? text : fail(`CIDR ${text}`)) as Cidr);
   const asn = (v: unknown): number => {
@@ -204,7 +197,7 @@ export function resolveRegion(file: string, manifest: Manifest, catalog: Catalog
     const tors = mine.filter((s) => s.role === 'tor');
     const rackNodes: Node[] = rack.nodes.map((node) => {
       const sku = catalog.skus.get(node.sku) ?? fail(`sku ${node.sku}`);
-      const cables = cablesByNode.get(node.name) ?? [];
+      const cables = facts.cablesByNode.get(node.name) ?? [];
       return {
         name: node.name,
         role: node.role,

@@ -205,7 +205,8 @@ export interface Plan {
   };
   readonly os: {
     readonly profile: 'lab-debian' | 'custom';
-    readonly image: { readonly source: string; readonly sha256: string } | undefined;
+    readonly image:
+      { readonly source: string; readonly sha256: string; readonly rootPartition: number } | undefined;
     readonly installer: { readonly kernel: string; readonly initrd: string } | undefined;
     readonly sshAuthorizedKeys: readonly string[];
     readonly sshAuthorizedKeyFiles: readonly string[];

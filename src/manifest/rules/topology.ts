@@ -1,7 +1,6 @@
 // Topology: known hardware, ToR and border pairs, every node cabled to both ToRs on real ports.
 import type { SwitchModel } from '../catalog.js';
 import type { Path } from '../diagnostics.js';
-import type { NicCable } from '../facts.js';
 import { closest, knownList, type Rule, type RuleContext } from './context.js';
 
 export const knownHardware: Rule = (ctx) => {
@@ -118,13 +117,6 @@ function checkPort(
 
 export const cabling: Rule = (ctx) => {
   const { facts } = ctx;
-  // Cables grouped by node once, in their order: a filter per node would be quadratic.
-  const cablesByNode = new Map<string, NicCable[]>();
-  for (const c of facts.nicCables) {
-    const list = cablesByNode.get(c.node);
-    if (list) list.push(c);
-    else cablesByNode.set(c.node, [c]);
-  }
   for (const { node, path, rack, sku } of facts.nodes) {
     const tors = facts.torsByRack[rack] ?? [];
     if (sku && node.nics.length !== sku.nics.length) {
@@ -135,7 +127,7 @@ export const cabling: Rule = (ctx) => {
         `list one MAC per NIC: ${sku.nics.map((n) => n.name).join(', ')}`,
       );
     }
-    const cables = cablesByNode.get(node.name) ?? [];
+    const cables = facts.cablesByNode.get(node.name) ?? [];
     for (const c of cables) {
       if (c.switch === undefined) {
         if (tors.length >= 2)

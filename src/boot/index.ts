@@ -1,0 +1,16 @@
+// The boot stage's shell: the HTTP boot server, dnsmasq, node states.
+export { startBootService, bootRuntime, type BootService, type DhcpMode } from './service.js';
+export { createBootServer, type BootArtifacts, type BootEvent, type ImageArtifact } from './server.js';
+export { NodeStore, readNodeStates, type NodeStates, type UnknownMac } from './node-store.js';
+export {
+  NODE_STATES,
+  applyEvent,
+  describeState,
+  isInstalled,
+  type NodeState,
+  type NodeStateName,
+  type NodeEvent,
+} from './node-state.js';
+export { parseDnsmasqLine, startDnsmasq, type DnsmasqEvent } from './dnsmasq.js';
+export { parseRange } from './http-file.js';
+export { builtArtifacts, customArtifacts, type BuiltArtifacts } from './artifacts.js';

@@ -1,0 +1,202 @@
+// The boot server over real HTTP on loopback. Requests from 127.0.0.2 stand for a host that is not
+// the node's reserved address.
+import { createHash, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBootServer, NodeStore, type BootEvent } from '../../src/boot/index.js';
+import { stateDirFor } from '../../src/state/index.js';
+import { LAB, tempDir } from '../helpers/manifest.js';
+import { renderFile } from '../helpers/render.js';
+
+interface Reply {
+  status: number;
+  body: Buffer;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+let base: { port: number };
+function call(
+  path: string,
+  opts: { method?: string; from?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: base.port,
+        path,
+        method: opts.method ?? 'GET',
+        localAddress: opts.from ?? '127.0.0.1',
+        headers: opts.headers,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), headers: res.headers }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+describe('boot server', () => {
+  const { plan, tree } = renderFile(LAB);
+  const dir = tempDir('civostack-boot-');
+  const state = stateDirFor(join(dir, 'lab.yaml'), 'lab1', join(dir, 'state'));
+  const store = new NodeStore(
+    state,
+    plan.nodes.map((n) => n.name),
+  );
+  const image = randomBytes(3 * 1024 * 1024 + 17);
+  const imagePath = join(dir, 'lab-os.raw.gz');
+  writeFileSync(imagePath, image);
+  writeFileSync(join(dir, 'vmlinuz'), 'kernel-bytes');
+  writeFileSync(join(dir, 'initrd.img'), 'initrd-bytes');
+  const events: BootEvent[] = [];
+  const server = createBootServer({
+    plan,
+    tree,
+    store,
+    artifacts: {
+      kernel: join(dir, 'vmlinuz'),
+      initrd: join(dir, 'initrd.img'),
+      image: {
+        path: imagePath,
+        url: `${plan.bootstrap.url}/images/lab-os.raw.gz`,
+        sha256: createHash('sha256').update(image).digest('hex'),
+        format: 'gz',
+        size: 1234,
+        rootPartition: 3,
+      },
+    },
+    checkSource: true,
+    onEvent: (e) => events.push(e),
+  });
+  const n2 = plan.nodes.find((n) => n.name === 'r01-n02')!;
+  const mac = n2.nics[0]!.mac;
+  const hy = mac.replaceAll(':', '-');
+
+  beforeAll(async () => {
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    base = { port: (server.address() as AddressInfo).port };
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  it('refuses an unknown MAC with a clear message and lists it', async () => {
+    const r = await call('/ipxe/52-54-00-ff-ff-01.ipxe');
+    expect(r.status).toBe(404);
+    expect(r.body.toString()).toContain('52:54:00:ff:ff:01 is not in the manifest');
+    expect(store.unknown().map((u) => u.mac)).toContain('52:54:00:ff:ff:01');
+  });
+
+  it("serves the node's install script to its MAC and records that it asked", async () => {
+    const r = await call(`/ipxe/${hy}.ipxe`);
+    expect(r.status).toBe(200);
+    expect(r.body.toString()).toBe(tree.get(`boot/ipxe/${hy}.ipxe`)!.content);
+    expect(store.get('r01-n02')!.state).toBe('ipxe');
+  });
+
+  it('refuses per-node content to another MAC or another source address', async () => {
+    const other = plan.nodes[0]!.nics[0]!.mac;
+    expect((await call(`/nodes/r01-n02/seed/user-data?mac=${other}`)).status).toBe(403);
+    expect((await call(`/nodes/r01-n02/seed/user-data`)).status).toBe(403);
+    expect((await call(`/nodes/r01-n02/seed/user-data?mac=${mac}`, { from: '127.0.0.2' })).status).toBe(403);
+    expect((await call(`/ipxe/${hy}.ipxe`, { from: '127.0.0.2' })).status).toBe(403);
+    const ok = await call(`/nodes/r01-n02/seed/user-data?mac=${mac}`);
+    expect(ok.status).toBe(200);
+    expect(ok.body.toString()).toBe(tree.get('nodes/r01-n02/cloud-init/user-data')!.content);
+  });
+
+  it('refuses path traversal and malformed paths, and logs them', async () => {
+    for (const path of [
+      '/nodes/../etc/passwd',
+      '/images/%2e%2e%2fetc%2fpasswd',
+      '/ipxe/..%2F..%2Fx',
+      '/installer//etc',
+      '/nodes/r01-n02/seed/%00',
+    ]) {
+      const r = await call(path);
+      expect(r.status, path).toBe(400);
+    }
+    expect(events.filter((e) => e.kind === 'refused' && e.status === 400).length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('tells the installer what to install as shell-quoted lines', async () => {
+    const r = await call(`/nodes/r01-n02/install.env?mac=${mac}`);
+    const env = r.body.toString();
+    expect(env).toContain("DISK='/dev/vda'");
+    expect(env).toContain("ROOT_PARTITION='3'");
+    expect(env).toContain(`IMAGE_SHA256='${createHash('sha256').update(image).digest('hex')}'`);
+    expect(env).toContain("SEED_URL='http://10.100.0.5:8080/nodes/r01-n02/seed'");
+  });
+
+  it('streams the image whole and by range', async () => {
+    const whole = await call('/images/lab-os.raw.gz');
+    expect(whole.status).toBe(200);
+    expect(whole.body.equals(image)).toBe(true);
+    const part = await call('/images/lab-os.raw.gz', { headers: { Range: 'bytes=1048576-1048675' } });
+    expect(part.status).toBe(206);
+    expect(part.headers['content-range']).toBe(`bytes 1048576-1048675/${image.length}`);
+    expect(part.body.equals(image.subarray(1048576, 1048676))).toBe(true);
+    const tail = await call('/images/lab-os.raw.gz', { headers: { Range: 'bytes=-10' } });
+    expect(tail.body.equals(image.subarray(image.length - 10))).toBe(true);
+    expect(
+      (await call('/images/lab-os.raw.gz', { headers: { Range: `bytes=${image.length}-` } })).status,
+    ).toBe(416);
+    const head = await call('/images/lab-os.raw.gz', { method: 'HEAD' });
+    expect(head.headers['content-length']).toBe(String(image.length));
+    expect(head.body.length).toBe(0);
+    expect((await call('/images/other.raw.gz')).status).toBe(404);
+  });
+
+  it('follows the install: progress, host keys, then the local disk on the next boot', async () => {
+    const post = (what: string, body: string, type: string) =>
+      call(`/nodes/r01-n02/${what}?mac=${mac}`, { method: 'POST', body, headers: { 'Content-Type': type } });
+    expect(
+      (await post('progress', 'state=installing&percent=42', 'application/x-www-form-urlencoded')).status,
+    ).toBe(200);
+    expect(store.get('r01-n02')).toMatchObject({ state: 'installing', percent: 42 });
+    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHhvc3Qta2V5LW9mLXIwMS1uMDItZm9yLXRlc3Q root@r01-n02';
+    expect((await post('hostkeys', `${key}\nnot a key\n`, 'text/plain')).status).toBe(200);
+    expect(store.get('r01-n02')!.hostKeys).toEqual([key]);
+    expect((await post('progress', 'state=bogus', 'application/x-www-form-urlencoded')).status).toBe(400);
+    expect(
+      (await post('progress', 'state=installed&percent=100', 'application/x-www-form-urlencoded')).status,
+    ).toBe(200);
+    expect(store.get('r01-n02')!.state).toBe('installed');
+
+    const next = await call(`/ipxe/${hy}.ipxe`);
+    expect(next.body.toString()).toBe(tree.get('boot/ipxe/local.ipxe')!.content);
+    expect(store.get('r01-n02')!.state).toBe('booted-from-disk');
+    const states = events
+      .filter((e) => e.kind === 'node' && e.node === 'r01-n02')
+      .map((e) => (e.kind === 'node' ? e.text : ''));
+    expect(states).toEqual(
+      expect.arrayContaining(['ipxe', 'installing 42%', 'installed', 'booted-from-disk']),
+    );
+  });
+
+  it('keeps node states across a restart of the server (read back from the state folder)', () => {
+    const again = new NodeStore(
+      state,
+      plan.nodes.map((n) => n.name),
+    );
+    expect(again.get('r01-n02')!.state).toBe('booted-from-disk');
+    expect(again.get('r01-n01')!.state).toBe('pending');
+  });
+
+  it('serves switch ZTP files only for known switches', async () => {
+    expect((await call('/ztp/r01-tor1/ztp.json')).status).toBe(200);
+    expect((await call('/ztp/r01-tor1/config_db.json', { from: '127.0.0.2' })).status).toBe(403);
+    expect((await call('/ztp/nope/ztp.json')).status).toBe(404);
+  });
+});
