@@ -49,6 +49,8 @@ export async function startDnsmasq(
     stdout: 'ignore',
     stderr: 'pipe',
     cleanup: true,
+    // Its own process group: a Ctrl-C in the terminal reaches us, and we stop dnsmasq in order.
+    detached: true,
   });
   const early: string[] = [];
   let stopping = false;
@@ -68,7 +70,7 @@ export async function startDnsmasq(
           .slice(-3)
           .join(' | ') || 'no output'
       }`,
-      'is another DHCP or DNS server running on this host? see the lines above',
+      "dnsmasq's own words are above; a busy port means another DHCP, DNS or TFTP server runs on this host",
     );
   }
   return {

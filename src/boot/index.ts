@@ -6,6 +6,7 @@ export {
   NODE_STATES,
   applyEvent,
   describeState,
+  initialState,
   isInstalled,
   type NodeState,
   type NodeStateName,

@@ -51,6 +51,8 @@ export class NodeStore {
   }
 
   apply(node: string, event: NodeEvent): NodeState {
+    // Re-read first: the lab marks nodes ssh-ready from another process than the boot server's.
+    this.reload();
     const now = this.clock().toISOString();
     const next = applyEvent(this.data.nodes[node] ?? initialState(now), event, now);
     this.data.nodes[node] = next;
@@ -59,6 +61,7 @@ export class NodeStore {
   }
 
   sawUnknown(mac: string, via: UnknownMac['via'], address?: string): void {
+    this.reload();
     const now = this.clock().toISOString();
     const prev = this.data.unknown[mac];
     this.data.unknown[mac] = {
@@ -70,6 +73,15 @@ export class NodeStore {
       via,
     };
     this.save();
+  }
+
+  private reload(): void {
+    const fresh = readStore(this.file);
+    this.data = {
+      version: 1,
+      nodes: { ...this.data.nodes, ...fresh.nodes },
+      unknown: { ...this.data.unknown, ...fresh.unknown },
+    };
   }
 
   private save(): void {

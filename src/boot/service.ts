@@ -1,6 +1,8 @@
 // The boot service: the HTTP boot server and dnsmasq together, fed from one render, recording
 // every node's progress in the state folder. Started by `pxe serve` and by the lab.
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,9 +43,12 @@ export function bootRuntime(state: StateDir): {
   dnsmasqConf: string;
 } {
   const dir = join(state.path, 'boot');
+  // dnsmasq serves TFTP as an unprivileged user, who cannot enter the 0700 state folder; the
+  // TFTP root only holds the public iPXE binaries, so it lives in a world-readable folder.
+  const tag = createHash('sha256').update(state.path).digest('hex').slice(0, 12);
   return {
     dir,
-    tftpRoot: join(dir, 'tftp'),
+    tftpRoot: join(tmpdir(), `civostack-tftp-${tag}`),
     leaseFile: join(dir, 'dnsmasq.leases'),
     dnsmasqConf: join(dir, 'dnsmasq.conf'),
   };
@@ -54,6 +59,7 @@ const PXE_DIR = fileURLToPath(new URL('../../pxe/', import.meta.url));
 /** undionly.kpxe and ipxe.efi, from pxe/ (copied there from Debian's ipxe package) or the package itself. */
 function stageTftp(tftpRoot: string): void {
   mkdirSync(tftpRoot, { recursive: true, mode: 0o755 });
+  chmodSync(tftpRoot, 0o755);
   for (const name of ['undionly.kpxe', 'ipxe.efi']) {
     const source = [join(PXE_DIR, name), join('/usr/lib/ipxe', name)].find((p) => existsSync(p));
     if (!source)
@@ -62,6 +68,7 @@ function stageTftp(tftpRoot: string): void {
         "install Debian's ipxe package (bash .ci/setup does)",
       );
     copyFileSync(source, join(tftpRoot, name));
+    chmodSync(join(tftpRoot, name), 0o644);
   }
 }
 
