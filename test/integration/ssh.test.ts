@@ -1,6 +1,6 @@
 // The SSH executor against a real OpenSSH server on loopback: it runs commands when the host
 // presents a key it was told about, and refuses (no trust-on-first-use) when it does not.
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
@@ -12,7 +12,7 @@ const PORT = 20000 + (process.pid % 20000);
 
 describe('ssh executor (real sshd)', () => {
   const dir = tempDir('civostack-ssh-');
-  let sshd: ResultPromise | undefined;
+  let sshd: { kill(signal: NodeJS.Signals): boolean } | undefined;
   let hostKey = '';
   let otherKey = '';
 
