@@ -1,0 +1,288 @@
+// The lab's machines: QEMU VMs with a node's MACs on its taps, PXE first and the disk next, serial
+// console to a file in the lab state dir. Argument building is pure; starting and stopping are not.
+import { spawn } from 'node:child_process';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import type { NodePlan } from '../plan/index.js';
+
+export type Accel = 'kvm' | 'tcg';
+
+export const QEMU = 'qemu-system-x86_64';
+
+/** Debian's ovmf package (4 MiB flash layout). */
+export const OVMF = {
+  code: '/usr/share/OVMF/OVMF_CODE_4M.fd',
+  vars: '/usr/share/OVMF/OVMF_VARS_4M.fd',
+} as const;
+
+/**
+ * KVM only when /dev/kvm exists and a real guest runs under it. Some hosts (e.g. micro-VMs without
+ * nested virtualisation) expose /dev/kvm and pass `-machine none`, yet SeaBIOS hangs right after its
+ * memory map. So the probe boots SeaBIOS with nothing to boot: it reboots at once, which `-no-reboot`
+ * turns into a clean exit in well under a second (~250 ms even under TCG); a hang means no KVM.
+ */
+export async function detectAccel(
+  qemu: string = QEMU,
+  kvmDevice = '/dev/kvm',
+  timeoutMs = 5000,
+): Promise<Accel> {
+  if (!existsSync(kvmDevice)) return 'tcg';
+  const quick = await execa(
+    qemu,
+    ['-accel', 'kvm', '-machine', 'none', '-display', 'none', '-nodefaults', '-monitor', 'stdio'],
+    {
+      input: 'quit\n',
+      reject: false,
+      timeout: timeoutMs,
+    },
+  );
+  if (quick.exitCode !== 0) return 'tcg';
+  const guest = await execa(
+    qemu,
+    [
+      '-accel',
+      'kvm',
+      '-machine',
+      'pc',
+      '-m',
+      '64',
+      '-nodefaults',
+      '-display',
+      'none',
+      '-no-reboot',
+      '-boot',
+      'strict=on,reboot-timeout=0',
+    ],
+    { reject: false, timeout: timeoutMs, stdin: 'ignore' },
+  );
+  return guest.exitCode === 0 && !guest.timedOut ? 'kvm' : 'tcg';
+}
+
+/** The files of one VM in the lab state dir. */
+export interface VmFiles {
+  readonly disk: string;
+  readonly serial: string;
+  readonly pidfile: string;
+  /** UEFI only: the node's own copy of the OVMF variable store (boot order, NVRAM). */
+  readonly vars: string;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function vmFiles(stateDir: string, node: string): VmFiles {
+  const base = join(stateDir, node);
+  return {
+    disk: `${base}.qcow2`,
+    serial: `${base}.serial.log`,
+    pidfile: `${base}.pid`,
+    vars: `${base}.OVMF_VARS.fd`,
+    stdout: `${base}.qemu.out`,
+    stderr: `${base}.qemu.err`,
+  };
+}
+
+export interface QemuOptions {
+  readonly accel: Accel;
+  /** The node's taps, in the node's NIC order (from the lab network description). */
+  readonly taps: readonly string[];
+  readonly stateDir: string;
+  readonly memoryMiB?: number;
+  readonly cpus?: number;
+  readonly ovmfCode?: string;
+}
+
+function noComma(what: string, value: string): string {
+  // QEMU option values are comma-separated; a comma in a path would silently split it.
+  if (value.includes(','))
+    throw new Error(`${what} ${JSON.stringify(value)} contains a comma, which QEMU cannot take`);
+  return value;
+}
+
+/**
+ * QEMU's arguments for `node`. NIC 0 is tried first (PXE), the disk next. BIOS nodes boot through
+ * QEMU's iPXE option ROM (ipxe-qemu), which goes straight to HTTP. UEFI nodes get OVMF and no option ROM
+ * (`romfile=`), so OVMF's own PXE does DHCP (client arch 7) and fetches ipxe.efi over TFTP, as a real
+ * server's firmware would.
+ */
+export function qemuArgs(node: NodePlan, opts: QemuOptions): string[] {
+  if (opts.taps.length !== node.nics.length)
+    throw new Error(`${node.name} has ${node.nics.length} NICs but ${opts.taps.length} taps were given`);
+  const files = vmFiles(opts.stateDir, node.name);
+  const uefi = node.firmware === 'uefi';
+  const args = [
+    '-name',
+    node.name,
+    '-machine',
+    uefi ? 'q35' : 'pc',
+    '-accel',
+    opts.accel,
+    ...(opts.accel === 'kvm' ? ['-cpu', 'host'] : []),
+    '-smp',
+    String(opts.cpus ?? 1),
+    '-m',
+    `${opts.memoryMiB ?? 1024}M`,
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-serial',
+    `file:${noComma('serial log', files.serial)}`,
+    '-pidfile',
+    files.pidfile,
+    // Network first, then disk; if nothing boots, SeaBIOS retries after 5 s instead of halting.
+    '-boot',
+    'menu=off,strict=off,reboot-timeout=5000',
+  ];
+  if (uefi)
+    args.push(
+      '-drive',
+      `if=pflash,format=raw,unit=0,readonly=on,file=${noComma('OVMF code', opts.ovmfCode ?? OVMF.code)}`,
+      '-drive',
+      `if=pflash,format=raw,unit=1,file=${noComma('OVMF vars', files.vars)}`,
+    );
+  args.push(
+    '-drive',
+    `if=none,id=disk0,format=qcow2,file=${noComma('disk', files.disk)}`,
+    '-device',
+    'virtio-blk-pci,drive=disk0,bootindex=2',
+  );
+  node.nics.forEach((nic, i) => {
+    const tap = opts.taps[i] as string;
+    args.push('-netdev', `tap,id=net${i},ifname=${noComma('tap', tap)},script=no,downscript=no`);
+    const device = [`virtio-net-pci`, `netdev=net${i}`, `mac=${nic.mac}`];
+    if (i === 0) device.push('bootindex=1');
+    if (uefi) device.push('romfile=');
+    args.push('-device', device.join(','));
+  });
+  return args;
+}
+
+export interface StartVmOptions extends QemuOptions {
+  /** Network namespace holding the taps. */
+  readonly namespace: string;
+  readonly diskSize?: string;
+  readonly qemu?: string;
+  /** How long to wait for QEMU to write its pidfile. */
+  readonly startTimeoutMs?: number;
+}
+
+export class VmError extends Error {
+  constructor(
+    message: string,
+    readonly node: string,
+  ) {
+    super(message);
+    this.name = 'VmError';
+  }
+}
+
+function readPid(pidfile: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(pidfile, 'utf8').trim(), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Creates the node's disk (and UEFI variable store) when missing, then starts QEMU inside the namespace,
+ * detached in its own process group with stdio to files. Resolves with QEMU's pid once it is running.
+ */
+export async function startVm(node: NodePlan, opts: StartVmOptions): Promise<number> {
+  const files = vmFiles(opts.stateDir, node.name);
+  mkdirSync(opts.stateDir, { recursive: true });
+  if (!existsSync(files.disk))
+    await execa('qemu-img', ['create', '-q', '-f', 'qcow2', files.disk, opts.diskSize ?? '10G']);
+  if (node.firmware === 'uefi' && !existsSync(files.vars)) copyFileSync(OVMF.vars, files.vars);
+  const stale = readPid(files.pidfile);
+  if (stale !== undefined && vmRunning(stale))
+    throw new VmError(`${node.name} is already running (pid ${stale})`, node.name);
+
+  const out = openSync(files.stdout, 'w');
+  const err = openSync(files.stderr, 'w');
+  // `ip netns exec` execs QEMU in place, so the child's pid is QEMU's.
+  const child = spawn('ip', ['netns', 'exec', opts.namespace, opts.qemu ?? QEMU, ...qemuArgs(node, opts)], {
+    detached: true,
+    stdio: ['ignore', out, err],
+  });
+  closeSync(out);
+  closeSync(err);
+  let exited: number | null | undefined;
+  child.on('exit', (code) => (exited = code));
+  child.on('error', () => (exited = -1));
+  child.unref();
+
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
+  while (Date.now() < deadline) {
+    if (exited !== undefined) break;
+    const pid = readPid(files.pidfile);
+    if (pid !== undefined) return pid;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const why = tailSerial(files.stderr, 10) || `no pidfile after ${opts.startTimeoutMs ?? 10_000} ms`;
+  if (child.pid !== undefined && exited === undefined) await stopVm(child.pid);
+  throw new VmError(`QEMU for ${node.name} did not start: ${why}`, node.name);
+}
+
+/** True while `pid` is a live process (a zombie waiting to be reaped counts as gone). */
+export function vmRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  // QEMU leads its own process group (started detached); signal the group, else the process.
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, sig);
+      return;
+    } catch {
+      // already gone, or not a group leader
+    }
+  }
+}
+
+/** SIGTERM (QEMU exits cleanly), SIGKILL after `timeoutMs`. Resolves once the process is gone; a dead pid is fine. */
+export async function stopVm(pid: number, timeoutMs = 5000): Promise<void> {
+  if (!vmRunning(pid)) return;
+  signal(pid, 'SIGTERM');
+  const deadline = Date.now() + timeoutMs;
+  while (vmRunning(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (!vmRunning(pid)) return;
+  signal(pid, 'SIGKILL');
+  const hard = Date.now() + 5000;
+  while (vmRunning(pid) && Date.now() < hard) await new Promise((r) => setTimeout(r, 50));
+  if (vmRunning(pid)) throw new Error(`QEMU pid ${pid} survived SIGKILL`);
+}
+
+/** The last `lines` lines of a serial log, without terminal escapes; '' when the file does not exist. */
+export function tailSerial(path: string, lines = 20): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+  const clean = text
+    // eslint-disable-next-line no-control-regex
+    .replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1bc/g, '')
+    .replace(/\r\n?/g, '\n')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '');
+  return clean
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(-lines)
+    .join('\n');
+}
