@@ -53,9 +53,11 @@ export function applyEvent(current: NodeState, event: NodeEvent, now: string): N
   const base = { ...current, updatedAt: now };
   switch (event.kind) {
     case 'dhcp':
-      // A reboot of an installed node also asks for an address: that does not undo the install.
-      if (isInstalled(current) || current.state === 'installing')
+      // A lease never moves a node backwards: the installer asks for one after iPXE did, and an
+      // installed node asks again at every reboot.
+      if (isInstalled(current) || current.state === 'installing' || current.state === 'ipxe') {
         return { ...base, mac: event.mac, address: event.address };
+      }
       return { ...withoutProgress(base), state: 'dhcp', mac: event.mac, address: event.address };
     case 'ipxe':
       if (isInstalled(current)) {

@@ -1,7 +1,10 @@
 // Node states on disk: nodes.json in the region's state folder, rewritten atomically on every
-// change, so a boot server killed mid-install starts again where it was.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+// change, so a boot server killed mid-install starts again where it was. A change of the time alone
+// (a node asking again for the script it already has) is written within TOUCH_DELAY_MS instead, in
+// the background: under a thousand clients, an fsync'd rewrite per request was the boot server's limit.
+import { readFileSync, renameSync, rmSync, statSync, type BigIntStats } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { writeFileAtomic, type StateDir } from '../state/index.js';
 import { applyEvent, initialState, type NodeEvent, type NodeState } from './node-state.js';
@@ -23,9 +26,19 @@ interface StoreFile {
   unknown: Record<string, UnknownMac>;
 }
 
+/** How long a change of `updatedAt` alone may wait before it reaches the disk. */
+const TOUCH_DELAY_MS = 1000;
+
 export class NodeStore {
   private data: StoreFile;
   private readonly file: string;
+  /** nodes.json as this store last read or wrote it: unchanged on disk means no re-read. */
+  private stamp: BigIntStats | undefined;
+  /** Nodes whose time alone changed since the last write: the state on disk, and ours. */
+  private readonly touched = new Map<string, { base: NodeState; next: NodeState }>();
+  private timer: NodeJS.Timeout | undefined;
+  /** Counts writes, so a background write never renames an older snapshot over a newer file. */
+  private writes = 0;
 
   constructor(
     state: StateDir,
@@ -54,9 +67,18 @@ export class NodeStore {
     // Re-read first: the lab marks nodes ssh-ready from another process than the boot server's.
     this.reload();
     const now = this.clock().toISOString();
-    const next = applyEvent(this.data.nodes[node] ?? initialState(now), event, now);
+    const current = this.data.nodes[node];
+    const next = applyEvent(current ?? initialState(now), event, now);
     this.data.nodes[node] = next;
-    this.save();
+    if (current !== undefined && sameBut(current, next, 'updatedAt')) {
+      this.touched.set(node, { base: this.touched.get(node)?.base ?? current, next });
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        void this.flushTouched();
+      }, TOUCH_DELAY_MS);
+    } else {
+      this.save();
+    }
     return next;
   }
 
@@ -76,17 +98,89 @@ export class NodeStore {
   }
 
   private reload(): void {
+    const stat = statStamp(this.file);
+    if (stat && this.stamp && sameFile(stat, this.stamp)) return;
     const fresh = readStore(this.file);
+    this.stamp = stat;
     this.data = {
       version: 1,
       nodes: { ...this.data.nodes, ...fresh.nodes },
       unknown: { ...this.data.unknown, ...fresh.unknown },
     };
+    // Our newer times stand, unless another process changed the node meanwhile: then its state wins.
+    for (const [node, t] of this.touched) {
+      const onDisk = fresh.nodes[node];
+      if (onDisk === undefined || sameBut(onDisk, t.base)) this.data.nodes[node] = t.next;
+      else this.touched.delete(node);
+    }
   }
 
   private save(): void {
+    this.writes++;
+    this.touched.clear();
     writeFileAtomic(this.file, `${JSON.stringify(this.data, null, 2)}\n`);
+    this.stamp = statStamp(this.file);
   }
+
+  /** Writes the pending time-only changes, fsync'd off the event loop, unless a write overtook it. */
+  private async flushTouched(): Promise<void> {
+    try {
+      this.reload();
+    } catch {
+      return; // a damaged nodes.json: the next request reports it; times alone can wait
+    }
+    if (this.touched.size === 0) return;
+    const generation = ++this.writes;
+    const written = new Map(this.touched);
+    const content = `${JSON.stringify(this.data, null, 2)}\n`;
+    const tmp = join(dirname(this.file), `.${basename(this.file)}.${process.pid}.touch${generation}.tmp`);
+    try {
+      const fh = await open(tmp, 'w', 0o644);
+      try {
+        await fh.writeFile(content);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      const now = statStamp(this.file);
+      // Nothing written since the snapshot, by us or by another process: it is still the newest.
+      if (this.writes === generation && (!now || (this.stamp && sameFile(now, this.stamp)))) {
+        renameSync(tmp, this.file);
+        this.stamp = statStamp(this.file);
+        for (const [node, t] of written) if (this.touched.get(node) === t) this.touched.delete(node);
+      } else {
+        rmSync(tmp, { force: true });
+      }
+    } catch {
+      // Only times were pending: the next write carries them.
+      rmSync(tmp, { force: true });
+    }
+    if (this.touched.size > 0)
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        void this.flushTouched();
+      }, TOUCH_DELAY_MS);
+  }
+}
+
+function statStamp(file: string): BigIntStats | undefined {
+  return statSync(file, { bigint: true, throwIfNoEntry: false });
+}
+
+function sameFile(a: BigIntStats, b: BigIntStats): boolean {
+  return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeNs === b.mtimeNs;
+}
+
+/** Equal states, ignoring `except`. */
+function sameBut(a: NodeState, b: NodeState, except?: keyof NodeState): boolean {
+  const canon = (s: NodeState) =>
+    JSON.stringify(
+      Object.keys(s)
+        .filter((k) => k !== except)
+        .sort()
+        .map((k) => [k, s[k as keyof NodeState]]),
+    );
+  return canon(a) === canon(b);
 }
 
 /** Reads nodes.json without creating it (for `region status` and `pxe unknown`). */

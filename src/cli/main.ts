@@ -5,11 +5,22 @@ import { processIo, type Io, type OutputFormat } from './output.js';
 import { InvalidManifest } from './load.js';
 import { planCommand } from './plan.js';
 import { diffCommand, renderCommand } from './render.js';
+import { pxeServeCommand, pxeUnknownCommand, statusCommand } from './pxe.js';
+import { labDownCommand, labStatusCommand, labUpCommand, regionUpCommand, type LabFlags } from './lab.js';
 import { schemaCommand } from './schema.js';
 import { validateCommand } from './validate.js';
 
 const outputOption = (): Option =>
   new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text');
+
+interface ServeOpts {
+  stateDir?: string;
+  listen?: string;
+  port?: string;
+  dhcp: 'authoritative' | 'proxy' | 'off';
+  dns: boolean;
+  cacheDir?: string;
+}
 
 export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   const program = new Command('civostack')
@@ -79,6 +90,104 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action((manifest: string, opts: { against?: string; stateDir?: string; output: OutputFormat }) =>
       setExit(diffCommand(io, manifest, opts)),
     );
+  region
+    .command('status')
+    .description(
+      'show where every node is: pending, dhcp, ipxe, installing, installed, booted-from-disk, ssh-ready, failed',
+    )
+    .argument('<manifest>', 'region manifest (YAML)')
+    .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
+    .addOption(outputOption())
+    .addHelpText('after', '\nExample:\n  $ civostack region status inventories/lab.yaml --output json')
+    .action((manifest: string, opts: { stateDir?: string; output: OutputFormat }) =>
+      setExit(statusCommand(io, manifest, opts)),
+    );
+
+  region
+    .command('up')
+    .description('take the region from powered-off machines to installed nodes reachable by SSH')
+    .argument('<manifest>', 'region manifest (YAML)')
+    .option('--lab', 'rehearse on this machine: a QEMU machine per node in network namespaces', false)
+    .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
+    .option('--cache-dir <dir>', 'where the installer and the lab OS image are built')
+    .option('--timeout <minutes>', 'give up after this long', '30')
+    .addOption(outputOption())
+    .addHelpText('after', '\nExample:\n  $ sudo civostack region up inventories/lab.yaml --lab')
+    .action(async (manifest: string, opts: LabFlags & { lab: boolean }) =>
+      setExit(await regionUpCommand(io, manifest, opts)),
+    );
+
+  const lab = program
+    .command('lab')
+    .description('the QEMU lab: a virtual rack in network namespaces on this machine');
+  lab
+    .command('up')
+    .description(
+      'create the lab network, start the boot server, boot every node to an SSH login (idempotent)',
+    )
+    .argument('<manifest>', 'region manifest (YAML)')
+    .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
+    .option('--cache-dir <dir>', 'where the installer and the lab OS image are built')
+    .option('--timeout <minutes>', 'give up after this long', '30')
+    .addOption(outputOption())
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ sudo civostack lab up inventories/lab.yaml\n\nReturns when every node is SSH-ready, or says which node stopped where, with its console.',
+    )
+    .action(async (manifest: string, opts: LabFlags) => setExit(await labUpCommand(io, manifest, opts)));
+  lab
+    .command('status')
+    .description('show the lab network, the boot server, each machine and node state')
+    .argument('<manifest>', 'region manifest (YAML)')
+    .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
+    .addOption(outputOption())
+    .action(async (manifest: string, opts: { stateDir?: string; output: OutputFormat }) =>
+      setExit(await labStatusCommand(io, manifest, opts)),
+    );
+  lab
+    .command('down')
+    .description('remove every namespace, process, tap and file the lab made')
+    .argument('<manifest>', 'region manifest (YAML)')
+    .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
+    .action(async (manifest: string, opts: { stateDir?: string }) =>
+      setExit(await labDownCommand(io, manifest, opts)),
+    );
+
+  const pxe = program.command('pxe').description('network boot: the boot server and dnsmasq');
+  pxe
+    .command('serve')
+    .description(
+      'serve DHCP/TFTP (dnsmasq) and HTTP boot (iPXE scripts, installer, OS image, seeds, ZTP) until stopped',
+    )
+    .argument('<manifest>', 'region manifest (YAML)')
+    .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
+    .option('--listen <address>', "address to serve HTTP on (default: the manifest's bootstrap address)")
+    .option('--port <port>', 'HTTP port (default: bootstrap.httpPort)')
+    .addOption(
+      new Option(
+        '--dhcp <mode>',
+        'authoritative: hand out reserved addresses; proxy: boot options only, beside another DHCP server; off: HTTP only',
+      )
+        .choices(['authoritative', 'proxy', 'off'])
+        .default('authoritative'),
+    )
+    .option('--no-dns', "turn off dnsmasq's DNS for the region domain")
+    .option('--cache-dir <dir>', 'where the lab profile builds its installer and OS image', undefined)
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ sudo civostack pxe serve inventories/nyc1.yaml\n  $ sudo civostack pxe serve inventories/nyc1.yaml --dhcp proxy\n\nStops cleanly on SIGINT/SIGTERM: dnsmasq stopped, port freed.',
+    )
+    .action(async (manifest: string, opts: ServeOpts) => setExit(await pxeServeCommand(io, manifest, opts)));
+  pxe
+    .command('unknown')
+    .description('list MACs that asked to boot but are not in the manifest')
+    .argument('<manifest>', 'region manifest (YAML)')
+    .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
+    .addOption(outputOption())
+    .action((manifest: string, opts: { stateDir?: string; output: OutputFormat }) =>
+      setExit(pxeUnknownCommand(io, manifest, opts)),
+    );
+
   program
     .command('schema')
     .description('print the JSON Schema of the region manifest (for editors and CI)')

@@ -35,3 +35,13 @@ export {
   type StartVmOptions,
   type VmFiles,
 } from './qemu.js';
+export {
+  labUp,
+  labDown,
+  labStatus,
+  labPaths,
+  LabError,
+  type LabEvent,
+  type LabStatus,
+  type LabUpResult,
+} from './lab.js';

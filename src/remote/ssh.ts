@@ -57,7 +57,11 @@ export function sshExec(target: SshTarget, command: string): Promise<ExecResult>
       })
       .on('error', (err) => {
         clearTimeout(timer);
-        reject(presented !== undefined && !allowed.has(presented) ? new HostKeyMismatch(`${target.host} presented a host key the installer did not report`) : err);
+        reject(
+          presented !== undefined && !allowed.has(presented)
+            ? new HostKeyMismatch(`${target.host} presented a host key the installer did not report`)
+            : err,
+        );
       })
       .connect({
         host: target.host,

@@ -1,0 +1,164 @@
+// The proof of the boot and OS phases: the lab region's nodes, each a QEMU machine (software
+// emulation when KVM does not work), go from power-on through DHCP, iPXE (one of them by UEFI
+// firmware PXE → TFTP ipxe.efi), the installer and a reboot from disk to an SSH login whose host
+// key is the one the installer reported. The boot server is killed once mid-install: the lab
+// restarts it and no finished node is installed again. Everything is removed afterwards.
+import { execa } from 'execa';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO, labWith, tempDir } from '../helpers/manifest.js';
+
+const region = `labt${process.pid % 1000}`;
+const manifest = labWith((m) => {
+  m.region.name = region;
+});
+const state = join(tempDir('civostack-lab-'), 'state');
+const cli = (args: string[], timeout = 60_000) =>
+  execa('node', [join(REPO, 'bin/civostack'), ...args, '--state-dir', state], {
+    reject: false,
+    env: { NO_COLOR: '1' },
+    timeout,
+  });
+
+interface NodeRow {
+  node: string;
+  state: string;
+  percent?: number;
+}
+
+function states(): Record<string, { state: string; hostKeys?: string[]; percent?: number }> {
+  try {
+    return (
+      JSON.parse(readFileSync(join(state, 'nodes.json'), 'utf8')) as {
+        nodes: Record<string, { state: string }>;
+      }
+    ).nodes;
+  } catch {
+    return {};
+  }
+}
+
+describe('lab: power-on to SSH', () => {
+  afterAll(async () => {
+    await cli(['lab', 'down', manifest], 120_000);
+  });
+
+  it(
+    'boots, installs and reaches every node by SSH with the reported host key, surviving a boot server restart',
+    async () => {
+      const up = execa(
+        'node',
+        [join(REPO, 'bin/civostack'), 'lab', 'up', manifest, '--state-dir', state, '--timeout', '35'],
+        {
+          reject: false,
+          env: { NO_COLOR: '1' },
+          all: true,
+        },
+      );
+      let log = '';
+      up.all?.on('data', (d: Buffer) => (log += d.toString()));
+
+      // Watch every node's states; kill the boot server once a node is installed and another is not.
+      const seen: Record<string, string[]> = {};
+      let killed = false;
+      const watcher = setInterval(() => {
+        const now = states();
+        for (const [node, s] of Object.entries(now)) {
+          const list = (seen[node] ??= []);
+          if (list.at(-1) !== s.state) list.push(s.state);
+        }
+        const values = Object.values(now);
+        if (
+          !killed &&
+          values.some((s) => s.state === 'installed' || s.state === 'booted-from-disk') &&
+          values.some((s) => s.state === 'installing')
+        ) {
+          const pid = Number(readFileSync(join(state, 'lab/boot-server.pid'), 'utf8'));
+          try {
+            process.kill(pid, 'SIGKILL');
+            killed = true;
+          } catch {
+            // already restarting
+          }
+        }
+      }, 500);
+      const result = await up;
+      clearInterval(watcher);
+      expect(result.exitCode, log).toBe(0);
+
+      const status = await cli(['region', 'status', manifest, '--output', 'json']);
+      const rows = JSON.parse(status.stdout) as NodeRow[];
+      expect(rows.map((r) => r.state)).toEqual(['ssh-ready', 'ssh-ready', 'ssh-ready']);
+
+      // No node went back to installing once installed (the restart resumed, it did not reinstall).
+      for (const [node, list] of Object.entries(seen)) {
+        const installed = list.indexOf('installed');
+        if (installed >= 0)
+          expect(list.slice(installed), `${node}: ${list.join(' → ')}`).not.toContain('installing');
+      }
+      if (killed) expect(log).toContain('starting it again');
+
+      // The UEFI node came through firmware PXE: dnsmasq sent it ipxe.efi by TFTP.
+      const bootLog = readFileSync(join(state, 'lab/boot-server.log'), 'utf8');
+      expect(bootLog).toMatch(/tftp: sent \S*ipxe\.efi to 10\.100\.0\.10/);
+
+      // OpenSSH itself, with only the reported host key known: the login works, and a wrong key fails.
+      const nodes = states();
+      const key = join(state, 'secrets/ssh/civostack_ed25519');
+      for (const [name, address] of [
+        ['r01-n01', '10.100.0.10'],
+        ['r01-n02', '10.100.0.11'],
+        ['r01-n03', '10.100.0.12'],
+      ] as const) {
+        const known = join(state, `known_hosts.${name}`);
+        writeFileSync(known, (nodes[name]!.hostKeys ?? []).map((k) => `${address} ${k}`).join('\n'));
+        const ssh = (knownHosts: string) =>
+          execa(
+            'ssh',
+            [
+              '-i',
+              key,
+              '-o',
+              `UserKnownHostsFile=${knownHosts}`,
+              '-o',
+              'StrictHostKeyChecking=yes',
+              '-o',
+              'BatchMode=yes',
+              '-o',
+              'ConnectTimeout=10',
+              `root@${address}`,
+              'hostname',
+            ],
+            { reject: false },
+          );
+        const ok = await ssh(known);
+        expect(ok.exitCode, String(ok.stderr)).toBe(0);
+        expect(String(ok.stdout).trim()).toBe(name);
+        const wrong = join(state, `known_hosts.wrong.${name}`);
+        writeFileSync(
+          wrong,
+          `${address} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHdyb25nLWtleS1mb3ItYS1ob3N0LWtleS1jaGVjaw\n`,
+        );
+        const refused = await ssh(wrong);
+        expect(refused.exitCode).not.toBe(0);
+        expect(String(refused.stderr)).toMatch(/host key|HOST IDENTIFICATION/i);
+      }
+
+      // lab up again is idempotent: nothing to do, every node stays ready.
+      const again = await cli(['lab', 'up', manifest], 300_000);
+      expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+
+      // lab down leaves no namespace, machine, link or file.
+      const down = await cli(['lab', 'down', manifest], 120_000);
+      expect(down.exitCode, down.stdout + down.stderr).toBe(0);
+      expect(String((await execa('ip', ['netns', 'list'])).stdout)).not.toContain(`civo-${region}`);
+      expect(String((await execa('pgrep', ['-af', 'qemu-system'], { reject: false })).stdout)).not.toContain(
+        state,
+      );
+      expect(existsSync(join(state, 'lab'))).toBe(false);
+      expect(String((await execa('ip', ['-o', 'link'])).stdout)).not.toMatch(/civo-h-/);
+    },
+    40 * 60_000,
+  );
+});

@@ -1,0 +1,173 @@
+// `civostack pxe serve` with the real dnsmasq, in network namespaces this test makes: a DHCP
+// client (busybox udhcpc) with a node's MAC gets its reserved address, an unknown MAC gets none
+// and is listed, proxy-DHCP hands out no address, and SIGTERM leaves no process or port behind.
+import { execa } from 'execa';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { civostack } from '../helpers/cli.js';
+import { labWith, REPO, tempDir } from '../helpers/manifest.js';
+
+const id = `${process.pid % 10000}`;
+const SRV = `civo-t-srv${id}`;
+const CLI = `civo-t-cli${id}`;
+const ip = (...args: string[]) => execa('ip', args);
+const inNs = (ns: string, cmd: string, args: string[], opts: { reject?: boolean } = {}) =>
+  execa('ip', ['netns', 'exec', ns, cmd, ...args], { reject: opts.reject ?? true, timeout: 30_000 });
+
+function manifest(): string {
+  const file = labWith((m) => {
+    m.os = {
+      profile: 'custom',
+      image: { source: 'os.raw.gz', sha256: 'a'.repeat(64), rootPartition: 1 },
+      installer: { kernel: 'vmlinuz', initrd: 'initrd.img' },
+      sshAuthorizedKeys: [
+        'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGNpdm9zdGFjay10ZXN0LWtleS1ub3QtZm9yLXVzZQ sre@test',
+      ],
+    };
+  });
+  const dir = join(file, '..');
+  for (const f of ['os.raw.gz', 'vmlinuz', 'initrd.img']) writeFileSync(join(dir, f), `${f}\n`);
+  return file;
+}
+
+async function serve(file: string, state: string, extra: string[] = []) {
+  let out = '';
+  const proc = execa(
+    'ip',
+    [
+      'netns',
+      'exec',
+      SRV,
+      'node',
+      join(REPO, 'bin/civostack'),
+      'pxe',
+      'serve',
+      file,
+      '--state-dir',
+      state,
+      '--no-dns',
+      ...extra,
+    ],
+    {
+      reject: false,
+      env: { NO_COLOR: '1' },
+      all: true,
+    },
+  );
+  proc.all?.on('data', (d: Buffer) => (out += d.toString()));
+  const deadline = Date.now() + 20_000;
+  while (!out.includes('boot server on')) {
+    if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`pxe serve did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { proc, out: () => out };
+}
+
+async function udhcpc(): Promise<{ ok: boolean; output: string }> {
+  const r = await inNs(
+    CLI,
+    'busybox',
+    ['udhcpc', '-i', 'vc', '-n', '-q', '-f', '-t', '4', '-T', '1', '-s', '/bin/true'],
+    { reject: false },
+  );
+  return { ok: r.exitCode === 0, output: `${String(r.stdout)}${String(r.stderr)}` };
+}
+
+describe('civostack pxe serve (real dnsmasq, network namespaces)', () => {
+  beforeAll(async () => {
+    await ip('netns', 'add', SRV);
+    await ip('netns', 'add', CLI);
+    await ip('link', 'add', 'civo-t-vs', 'type', 'veth', 'peer', 'name', 'civo-t-vc');
+    await ip('link', 'set', 'civo-t-vs', 'netns', SRV);
+    await ip('link', 'set', 'civo-t-vc', 'netns', CLI);
+    await inNs(SRV, 'ip', ['link', 'set', 'civo-t-vs', 'name', 'vs']);
+    await inNs(CLI, 'ip', ['link', 'set', 'civo-t-vc', 'name', 'vc']);
+    await inNs(SRV, 'ip', ['addr', 'add', '10.100.0.5/24', 'dev', 'vs']);
+    for (const [ns, dev] of [
+      [SRV, 'vs'],
+      [CLI, 'vc'],
+      [SRV, 'lo'],
+      [CLI, 'lo'],
+    ] as const) {
+      await inNs(ns, 'ip', ['link', 'set', dev, 'up']);
+    }
+  });
+  afterAll(async () => {
+    for (const ns of [SRV, CLI]) await execa('ip', ['netns', 'del', ns], { reject: false });
+  });
+
+  it('leases reserved addresses only, lists unknown MACs, and stops cleanly on SIGTERM', async () => {
+    const file = manifest();
+    const state = join(tempDir(), 'state');
+    const { proc, out } = await serve(file, state);
+    try {
+      // A MAC the manifest does not know: no address, and it is listed.
+      await inNs(CLI, 'ip', ['link', 'set', 'vc', 'address', '52:54:00:ff:00:01']);
+      const unknown = await udhcpc();
+      expect(unknown.ok, unknown.output).toBe(false);
+      const listed = await civostack(['pxe', 'unknown', file, '--state-dir', state, '--output', 'json']);
+      expect((JSON.parse(listed.stdout) as { mac: string }[]).map((u) => u.mac)).toContain(
+        '52:54:00:ff:00:01',
+      );
+
+      // r01-n02's second NIC: its reserved address, and the node moves to "dhcp".
+      await inNs(CLI, 'ip', ['link', 'set', 'vc', 'address', '52:54:00:bb:00:02']);
+      const known = await udhcpc();
+      expect(known.ok, known.output).toBe(true);
+      expect(known.output).toContain('10.100.0.11');
+      const status = await civostack(['region', 'status', file, '--state-dir', state, '--output', 'json']);
+      const nodes = JSON.parse(status.stdout) as { node: string; state: string; mac?: string }[];
+      expect(nodes.find((n) => n.node === 'r01-n02')).toMatchObject({
+        state: 'dhcp',
+        mac: '52:54:00:bb:00:02',
+      });
+      expect(nodes.map((n) => n.state)).toEqual(['pending', 'dhcp', 'pending']);
+
+      // Its iPXE script, over HTTP, from its reserved address only.
+      await inNs(CLI, 'ip', ['addr', 'add', '10.100.0.11/24', 'dev', 'vc']);
+      const script = await inNs(CLI, 'busybox', [
+        'wget',
+        '-q',
+        '-O',
+        '-',
+        'http://10.100.0.5:8080/ipxe/52-54-00-bb-00-02.ipxe',
+      ]);
+      expect(String(script.stdout)).toContain('r01-n02');
+      await inNs(CLI, 'ip', ['addr', 'flush', 'dev', 'vc']);
+      await inNs(CLI, 'ip', ['addr', 'add', '10.100.0.50/24', 'dev', 'vc']);
+      const stranger = await inNs(
+        CLI,
+        'busybox',
+        ['wget', '-q', '-O', '-', 'http://10.100.0.5:8080/ipxe/52-54-00-bb-00-02.ipxe'],
+        { reject: false },
+      );
+      expect(stranger.exitCode).not.toBe(0);
+      await inNs(CLI, 'ip', ['addr', 'flush', 'dev', 'vc']);
+    } finally {
+      proc.kill('SIGTERM');
+    }
+    const result = await proc;
+    expect(result.exitCode, out()).toBe(0);
+    expect(out()).toContain('boot server stopped (SIGTERM)');
+    const left = await execa('pgrep', ['-f', `conf-file=${state}`], { reject: false });
+    expect(left.stdout, 'dnsmasq left running').toBe('');
+    const listening = await inNs(SRV, 'ss', ['-lntup']);
+    expect(String(listening.stdout)).not.toMatch(/:8080|:67\b/);
+  });
+
+  it('in proxy-DHCP mode gives boot options but never an address', async () => {
+    const file = manifest();
+    const state = join(tempDir(), 'state');
+    const { proc, out } = await serve(file, state, ['--dhcp', 'proxy']);
+    try {
+      await inNs(CLI, 'ip', ['link', 'set', 'vc', 'address', '52:54:00:aa:00:02']);
+      const r = await udhcpc();
+      expect(r.ok, r.output).toBe(false);
+      expect(r.output).not.toContain('10.100.0.11');
+    } finally {
+      proc.kill('SIGTERM');
+    }
+    expect((await proc).exitCode, out()).toBe(0);
+  });
+});
