@@ -143,7 +143,8 @@ export function qemuArgs(node: NodePlan, opts: QemuOptions): string[] {
     );
   args.push(
     '-drive',
-    `if=none,id=disk0,format=qcow2,file=${noComma('disk', files.disk)}`,
+    // A lab disk is scratch: host caching, and zero runs of the image stored as holes, not data.
+    `if=none,id=disk0,format=qcow2,cache=unsafe,detect-zeroes=unmap,discard=unmap,file=${noComma('disk', files.disk)}`,
     '-device',
     'virtio-blk-pci,drive=disk0,bootindex=2',
   );

@@ -188,7 +188,9 @@ describe('qemuArgs', () => {
     expect(args).toContain('-display none');
     expect(args).toContain('-serial file:/var/lib/civo/lab1/vms/r01-n02.serial.log');
     expect(args).toContain('-pidfile /var/lib/civo/lab1/vms/r01-n02.pid');
-    expect(args).toContain('-drive if=none,id=disk0,format=qcow2,file=/var/lib/civo/lab1/vms/r01-n02.qcow2');
+    expect(args).toContain(
+      '-drive if=none,id=disk0,format=qcow2,cache=unsafe,detect-zeroes=unmap,discard=unmap,file=/var/lib/civo/lab1/vms/r01-n02.qcow2',
+    );
     expect(args).toContain('-device virtio-blk-pci,drive=disk0,bootindex=2');
     expect(args).toContain('-netdev tap,id=net0,ifname=n2a,script=no,downscript=no');
     expect(args).toContain('-device virtio-net-pci,netdev=net0,mac=52:54:00:aa:00:02,bootindex=1 ');
