@@ -255,8 +255,9 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
           `${node.name}'s machine stopped while ${s ? describeState(s) : 'pending'}\n--- last lines of ${files.serial}\n${tailSerial(files.serial, 25)}`,
         );
       }
+      // UEFI nodes boot their disk without asking iPXE again: they stay "installed" until SSH answers.
       if (
-        s?.state === 'booted-from-disk' &&
+        (s?.state === 'booted-from-disk' || s?.state === 'installed') &&
         s.hostKeys?.length &&
         Date.now() - (lastTry.get(node.name) ?? 0) > 5000
       ) {

@@ -146,13 +146,16 @@ export function qemuArgs(node: NodePlan, opts: QemuOptions): string[] {
     // A lab disk is scratch: host caching, and zero runs of the image stored as holes, not data.
     `if=none,id=disk0,format=qcow2,cache=unsafe,detect-zeroes=unmap,discard=unmap,file=${noComma('disk', files.disk)}`,
     '-device',
-    'virtio-blk-pci,drive=disk0,bootindex=2',
+    // UEFI: disk first, as on real UEFI servers. A blank disk is skipped, so a new machine falls
+    // through to PXE; once installed it boots its disk. (iPXE's exit hands OVMF back to its network
+    // entries, which would fetch ipxe.efi again.) BIOS: network first; iPXE's sanboot boots the disk.
+    `virtio-blk-pci,drive=disk0,bootindex=${uefi ? 1 : 2}`,
   );
   node.nics.forEach((nic, i) => {
     const tap = opts.taps[i] as string;
     args.push('-netdev', `tap,id=net${i},ifname=${noComma('tap', tap)},script=no,downscript=no`);
     const device = [`virtio-net-pci`, `netdev=net${i}`, `mac=${nic.mac}`];
-    if (i === 0) device.push('bootindex=1');
+    if (i === 0) device.push(`bootindex=${uefi ? 2 : 1}`);
     if (uefi) device.push('romfile=');
     args.push('-device', device.join(','));
   });

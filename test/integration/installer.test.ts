@@ -85,11 +85,13 @@ function standInBootServer(image: () => ImageOffer, rec: Recorded): Server {
         else res.end(SEED[file]);
       } else if (req.method === 'POST' && url.pathname === `${node}/progress`) {
         const form = new URLSearchParams(await body(req));
-        rec.progress.push({
+        const p = {
           state: form.get('state') ?? '',
           percent: Number(form.get('percent')),
           message: form.get('message') ?? '',
-        });
+        };
+        rec.progress.push(p);
+        console.log(`progress: ${p.state} ${p.percent}% ${p.message}`);
         res.end('ok\n');
       } else if (req.method === 'POST' && url.pathname === `${node}/hostkeys`) {
         rec.hostkeys.push(await body(req));
@@ -209,7 +211,7 @@ describe('installer (QEMU, direct kernel boot)', () => {
       const result = await Promise.race([
         vm,
         new Promise<never>((_, reject) =>
-          setTimeout(() => reject(new Error('installer did not finish in 4 min')), 240_000),
+          setTimeout(() => reject(new Error('installer did not finish in 14 min')), 14 * 60_000),
         ),
       ]).catch((err: unknown) => {
         vm.kill('SIGKILL');

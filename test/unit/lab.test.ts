@@ -209,7 +209,8 @@ describe('qemuArgs', () => {
     expect(args).toContain(
       '-drive if=pflash,format=raw,unit=1,file=/var/lib/civo/lab1/vms/r01-n01.OVMF_VARS.fd',
     );
-    expect(args).toContain('-device virtio-net-pci,netdev=net0,mac=52:54:00:aa:00:01,bootindex=1,romfile= ');
+    expect(args).toContain('-device virtio-net-pci,netdev=net0,mac=52:54:00:aa:00:01,bootindex=2,romfile= ');
+    expect(args).toContain('-device virtio-blk-pci,drive=disk0,bootindex=1');
     expect(args).toMatch(/-device virtio-net-pci,netdev=net1,mac=52:54:00:bb:00:01,romfile=$/);
   });
 
