@@ -33,6 +33,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { machineInfo } from './machine.mjs';
 
 const { fetch } = globalThis; // Node 20's; eslint's globals here are the plain-JS ones
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -710,11 +711,7 @@ async function parent() {
   }
 
   const json = {
-    date: new Date().toISOString(),
-    node: process.version,
-    platform: `${os.platform()} ${os.arch()}`,
-    cpu: os.cpus()[0]?.model,
-    cpus: os.cpus().length,
+    ...machineInfo(),
     loadavg: { before: loadBefore, after: loadAfter },
     nginx: withNginx
       ? spawnSync(has('nginx') ? 'nginx' : '/usr/sbin/nginx', ['-v'], { encoding: 'utf8' }).stderr.trim()

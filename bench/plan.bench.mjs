@@ -12,6 +12,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { machineInfo } from './machine.mjs';
 import { writeRegion } from './generate-region.mjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -213,11 +214,7 @@ function parent() {
   }
 
   const json = {
-    date: new Date().toISOString(),
-    node: process.version,
-    platform: `${os.platform()} ${os.arch()}`,
-    cpu: os.cpus()[0]?.model,
-    cpus: os.cpus().length,
+    ...machineInfo(),
     loadavg: os.loadavg(),
     runs,
     linearity: {
