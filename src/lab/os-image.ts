@@ -1,5 +1,5 @@
 // The lab's OS image: Debian 12 from debootstrap on a GPT raw disk that boots under SeaBIOS and
-// OVMF, gzip-compressed for the installer to stream onto a node's disk (see the boot contract).
+// OVMF, gzip-compressed for the installer to stream onto a node's disk (README "Boot artifacts").
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';

@@ -48,7 +48,7 @@ const SEED = {
   'network-config': 'version: 2\nethernets: {}\n',
 } as const;
 
-/** Just enough of the boot server's API (see the boot contract) for one node. */
+/** Just enough of the boot server's API (src/boot/server.ts) for one node. */
 function standInBootServer(image: () => ImageOffer, rec: Recorded): Server {
   const body = (req: IncomingMessage) =>
     new Promise<string>((resolve) => {
