@@ -138,7 +138,11 @@ async function readFromPartition(disk: string, partition: number, path: string):
   const part = table.partitiontable.partitions[partition - 1];
   if (!part) throw new Error(`${disk} has no partition ${partition}`);
   const offset = part.start * (table.partitiontable.sectorsize ?? 512);
-  const r = await execa('debugfs', ['-R', `cat ${path}`, `${disk}?offset=${offset}`], { reject: false });
+  // Exact bytes: the seed files are compared whole, trailing newline included.
+  const r = await execa('debugfs', ['-R', `cat ${path}`, `${disk}?offset=${offset}`], {
+    reject: false,
+    stripFinalNewline: false,
+  });
   if (r.exitCode !== 0 || /File not found/.test(r.stderr))
     throw new Error(`debugfs cat ${path}: ${r.stderr}`);
   return r.stdout;
