@@ -1,7 +1,7 @@
 // Supervises the real dnsmasq: starts it in the foreground with the rendered configuration, turns
 // its log into events (DHCP leases, TFTP sends, unknown MACs), and stops it cleanly.
 import { execa } from 'execa';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { UserError } from '../errors.js';
 import { parseMac } from '../manifest/index.js';
@@ -35,11 +35,37 @@ export interface Dnsmasq {
   readonly exited: Promise<number>;
 }
 
+/**
+ * A dnsmasq left running by a supervisor that was killed (SIGKILL skips every cleanup) still holds
+ * the DHCP, DNS and TFTP ports: stop it if it is running this same configuration.
+ */
+async function stopLeftover(pidFile: string, configFile: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8').trim());
+  } catch {
+    return;
+  }
+  const running = () => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`--conf-file=${configFile}`);
+    } catch {
+      return false;
+    }
+  };
+  if (!Number.isInteger(pid) || pid <= 0 || !running()) return;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 50 && running(); i++) await sleep(100);
+  if (running()) process.kill(pid, 'SIGKILL');
+}
+
 export async function startDnsmasq(
   configFile: string,
   onEvent: (e: DnsmasqEvent) => void,
   binary = DNSMASQ,
+  pidFile = `${configFile}.pid`,
 ): Promise<Dnsmasq> {
+  await stopLeftover(pidFile, configFile);
   if (!existsSync(binary)) {
     throw new UserError(`${binary} is not installed`, "install Debian's dnsmasq-base (bash .ci/setup does)");
   }
@@ -52,6 +78,7 @@ export async function startDnsmasq(
     // Its own process group: a Ctrl-C in the terminal reaches us, and we stop dnsmasq in order.
     detached: true,
   });
+  writeFileSync(pidFile, `${child.pid ?? ''}\n`);
   const early: string[] = [];
   let stopping = false;
   const lines = createInterface({ input: child.stderr! });

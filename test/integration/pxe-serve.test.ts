@@ -156,6 +156,29 @@ describe('civostack pxe serve (real dnsmasq, network namespaces)', () => {
     expect(String(listening.stdout)).not.toMatch(/:8080|:67\b/);
   });
 
+  it('starts again after being killed outright, taking over from the dnsmasq it left behind', async () => {
+    const file = manifest();
+    const state = join(tempDir(), 'state');
+    const first = await serve(file, state);
+    first.proc.kill('SIGKILL');
+    await first.proc;
+    // SIGKILL skips every cleanup: dnsmasq (its own process group) is still running.
+    expect(String((await execa('pgrep', ['-f', `conf-file=${state}`], { reject: false })).stdout)).not.toBe(
+      '',
+    );
+    const second = await serve(file, state);
+    try {
+      await inNs(CLI, 'ip', ['link', 'set', 'vc', 'address', '52:54:00:aa:00:03']);
+      const r = await udhcpc();
+      expect(r.ok, r.output).toBe(true);
+      expect(r.output).toContain('10.100.0.12');
+    } finally {
+      second.proc.kill('SIGTERM');
+    }
+    expect((await second.proc).exitCode, second.out()).toBe(0);
+    expect(String((await execa('pgrep', ['-f', `conf-file=${state}`], { reject: false })).stdout)).toBe('');
+  });
+
   it('in proxy-DHCP mode gives boot options but never an address', async () => {
     const file = manifest();
     const state = join(tempDir(), 'state');
