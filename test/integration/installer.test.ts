@@ -250,7 +250,8 @@ describe('installer (QEMU, direct kernel boot)', () => {
       for (const [name, content] of Object.entries(SEED)) {
         expect(await readFromPartition(disk, root, `/var/lib/cloud/seed/nocloud/${name}`)).toBe(content);
       }
-      expect(await readFromPartition(disk, root, '/etc/os-release')).toMatch(/VERSION_CODENAME=bookworm/);
+      // /etc/os-release is a symlink, which debugfs cat does not follow.
+      expect(await readFromPartition(disk, root, '/usr/lib/os-release')).toMatch(/VERSION_CODENAME=bookworm/);
       expect(await readFromPartition(disk, root, '/etc/cloud/cloud.cfg.d/90-civostack.cfg')).toMatch(
         /datasource_list: \[ NoCloud, None \]/,
       );
