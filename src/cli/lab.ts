@@ -1,6 +1,6 @@
 // `civostack lab up|status|down` and `region up --lab`: rehearse the boot and OS phases in QEMU.
 import { Listr } from 'listr2';
-import { ExitCode } from '../errors.js';
+import { ExitCode, UserError } from '../errors.js';
 import type { Plan } from '../plan/index.js';
 import type { StateDir } from '../state/index.js';
 import { planFromManifest } from './load.js';
@@ -27,10 +27,9 @@ function minutes(text: string): number {
 
 export async function labUpCommand(io: Io, manifest: string, flags: LabFlags): Promise<number> {
   const { labUp } = await import('../lab/index.js');
-  const { plan, state } = prepare(io, manifest, flags);
   // Render once here so secrets and allocations exist before the boot server reads them.
   const { renderFromManifest } = await import('./render.js');
-  renderFromManifest(io, manifest, flags);
+  const { plan, state } = renderFromManifest(io, manifest, flags);
   const progress = nodeProgress(
     io,
     plan.nodes.map((n) => n.name),
@@ -71,7 +70,6 @@ export async function regionUpCommand(
   flags: LabFlags & { lab: boolean },
 ): Promise<number> {
   if (!flags.lab) {
-    const { UserError } = await import('../errors.js');
     throw new UserError(
       'region up drives real hardware through the boot server: run `civostack pxe serve` and power the nodes on',
       'to rehearse the whole flow on this machine, add --lab',

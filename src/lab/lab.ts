@@ -148,10 +148,8 @@ async function ensureBootServer(o: LabUpOptions, net: LabNetwork, paths: LabPath
   child.unref();
   writeFileSync(paths.bootPid, `${child.pid}\n`);
   const deadline = Date.now() + 120_000;
-  const startSize = 0;
   while (Date.now() < deadline) {
-    const text = readFileSync(paths.bootLog, 'utf8').slice(startSize);
-    if (/boot server on http/.test(text.split('\n').slice(-50).join('\n'))) return;
+    if (/boot server on http/.test(tailSerial(paths.bootLog, 50))) return;
     if (child.exitCode !== null || !vmRunning(child.pid!)) {
       throw new LabError(`the boot server did not start:\n${tailSerial(paths.bootLog, 15)}`);
     }

@@ -168,7 +168,6 @@ export function planRegion(region: Region, prior: AllocationTable, options: Plan
         node: nodeHosts.get(node.name)!,
         bmc: oobHosts.get(`${node.name}-bmc`),
         portChannel: portChannels.get(node.name)!,
-        initServer: false,
       });
       nodes.push(plan);
       dhcp.push({
@@ -295,7 +294,6 @@ function planNode(
     node: string;
     bmc: string | undefined;
     portChannel: number;
-    initServer: boolean;
   },
 ): NodePlan {
   const vlan = region.networks.node.vlan;
@@ -326,7 +324,7 @@ function planNode(
       cidr: rack.node.cidr,
     },
     portChannel: a.portChannel,
-    k3s: { role: node.role === 'control-plane' ? 'server' : 'agent', clusterInit: a.initServer },
+    k3s: { role: node.role === 'control-plane' ? 'server' : 'agent', clusterInit: false },
     labels: {
       'topology.kubernetes.io/region': region.name,
       'topology.kubernetes.io/zone': node.rack,

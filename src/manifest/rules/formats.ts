@@ -58,16 +58,14 @@ export const asns: Rule = (ctx) => {
       'the fabric uses private ASNs (RFC 6996): 64512–65534 or 4200000000–4294967294',
     );
   }
-  if (border.ok && tor.ok && border.asn >= tor.asn && border.asn < tor.asn + 100000) {
-    const racks = ctx.manifest.racks.length * (asn.scheme === 'per-tor' ? 2 : 1);
-    if (border.asn < tor.asn + racks) {
-      ctx.error(
-        ['asn', 'border'],
-        'asn-collision',
-        `border ASN ${border.asn} falls inside the ToR ASN range ${tor.asn}–${tor.asn + racks - 1}`,
-        'move torBase above the border ASN',
-      );
-    }
+  const torAsns = ctx.manifest.racks.length * (asn.scheme === 'per-tor' ? 2 : 1);
+  if (border.ok && tor.ok && border.asn >= tor.asn && border.asn < tor.asn + torAsns) {
+    ctx.error(
+      ['asn', 'border'],
+      'asn-collision',
+      `border ASN ${border.asn} falls inside the ToR ASN range ${tor.asn}–${tor.asn + torAsns - 1}`,
+      'move torBase above the border ASN',
+    );
   }
   ctx.manifest.racks.forEach((rack, r) =>
     rack.switches.forEach((sw, s) =>
