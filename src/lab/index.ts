@@ -40,6 +40,7 @@ export {
   labDown,
   labStatus,
   labPaths,
+  claimLabSubnet,
   LabError,
   type LabEvent,
   type LabStatus,

@@ -17,7 +17,9 @@ import { labArtifacts } from './artifacts.js';
 import {
   createLabNetwork,
   destroyLabNetwork,
+  execCommand,
   labNetwork,
+  namespacePids,
   probeLabFeatures,
   type LabNetwork,
 } from './netns.js';
@@ -81,23 +83,66 @@ async function labNet(plan: Plan): Promise<LabNetwork> {
   return labNetwork(plan, plan.region.name, { features: await probeLabFeatures() });
 }
 
-async function ensureHostLink(plan: Plan, net: LabNetwork): Promise<void> {
+/** A route on this host that covers `subnet`, with the interface it goes out of. */
+async function routeTo(subnet: string): Promise<{ line: string; dev?: string } | undefined> {
+  const r = await execa('ip', ['-o', 'route', 'show', 'to', 'match', subnet.split('/')[0]!], {
+    reject: false,
+  });
+  const line = String(r.stdout)
+    .split('\n')
+    .find((l) => l.startsWith(subnet));
+  if (!line) return undefined;
+  const dev = / dev (\S+)/.exec(line)?.[1];
+  return dev ? { line: line.trim(), dev } : { line: line.trim() };
+}
+
+/** The namespace at the other end of a host veth, when it has a name. */
+async function peerNamespace(dev: string): Promise<string | undefined> {
+  const link = await execa('ip', ['-j', 'link', 'show', 'dev', dev], { reject: false });
+  if (link.exitCode !== 0) return undefined;
+  const id = (JSON.parse(String(link.stdout)) as { link_netnsid?: number }[])[0]?.link_netnsid;
+  if (id === undefined) return undefined;
+  const list = await execa('ip', ['-j', 'netns', 'list'], { reject: false });
+  const spaces = String(list.stdout).trim()
+    ? (JSON.parse(String(list.stdout)) as { name: string; id?: number }[])
+    : [];
+  return spaces.find((n) => n.id === id)?.name;
+}
+
+/**
+ * Makes sure the bootstrap subnet is free on this host. A lab that a killed run left behind (its host
+ * link and namespace still there, no process left in it: no boot server, no machine) holds the subnet
+ * but serves nothing: it is removed, and said so. A live lab or any other route is an error.
+ */
+export async function claimLabSubnet(subnet: string, step: (text: string) => void): Promise<void> {
+  const route = await routeTo(subnet);
+  if (!route) return;
+  const peer = route.dev?.startsWith('civo-h-') ? await peerNamespace(route.dev) : undefined;
+  if (!route.dev || !peer?.startsWith('civo-')) {
+    throw new LabError(
+      `this host already routes ${subnet} (${route.line})`,
+      'the lab puts the host on that network: give the lab manifest other addresses, or remove that route',
+    );
+  }
+  const pids = await namespacePids(execCommand, peer);
+  if (pids.length > 0) {
+    throw new LabError(
+      `another lab (network namespace ${peer}, host link ${route.dev}) is running on ${subnet}: processes ${pids.join(', ')}`,
+      `stop it with \`civostack lab down <its manifest>\`, or give this lab other addresses`,
+    );
+  }
+  step(`network namespace ${peer}: an abandoned lab (nothing runs in it) holds ${subnet}: removing it`);
+  await execa('ip', ['link', 'del', 'dev', route.dev], { reject: false });
+  await execa('ip', ['netns', 'del', peer], { reject: false });
+  const still = await routeTo(subnet);
+  if (still) throw new LabError(`could not free ${subnet} on this host (${still.line})`);
+}
+
+async function ensureHostLink(plan: Plan, net: LabNetwork, step: (text: string) => void): Promise<void> {
   const link = hostLink(plan);
   const exists = (await execa('ip', ['link', 'show', link.name], { reject: false })).exitCode === 0;
   if (exists) return;
-  const subnet = plan.racks.find((r) => r.name === plan.bootstrap.rack)!.provisioning.cidr;
-  const clash = String(
-    (await execa('ip', ['-o', 'route', 'show', 'to', 'match', subnet.split('/')[0]!], { reject: false }))
-      .stdout,
-  )
-    .split('\n')
-    .find((l) => l.startsWith(subnet));
-  if (clash) {
-    throw new LabError(
-      `this host already routes ${subnet} (${clash.trim()})`,
-      'the lab puts the host on that network: give the lab manifest other addresses',
-    );
-  }
+  await claimLabSubnet(plan.racks.find((r) => r.name === plan.bootstrap.rack)!.provisioning.cidr, step);
   const ip = (...args: string[]) => execa('ip', args);
   await ip('link', 'add', link.name, 'type', 'veth', 'peer', 'name', link.peer, 'netns', net.namespace);
   await ip('-n', net.namespace, 'link', 'set', link.peer, 'master', net.bridge.name);
@@ -187,7 +232,7 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
   for (const l of net.limitations) step(`note: ${l}`);
   if (!(await namespaceExists(net.namespace))) step(`network namespace ${net.namespace}: creating`);
   await createLabNetwork(net);
-  await ensureHostLink(o.plan, net);
+  await ensureHostLink(o.plan, net, step);
 
   step('boot server and dnsmasq: starting inside the namespace');
   await ensureBootServer(o, net, paths);

@@ -337,7 +337,8 @@ export interface DestroyOptions {
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function namespacePids(exec: Exec, ns: string): Promise<string[]> {
+/** The processes running in network namespace `ns` (none when it does not exist). */
+export async function namespacePids(exec: Exec, ns: string): Promise<string[]> {
   const r = await exec('ip', ['netns', 'pids', ns]);
   return r.exitCode === 0 ? r.stdout.split(/\s+/).filter((p) => /^\d+$/.test(p)) : [];
 }
