@@ -1,12 +1,10 @@
 // Per-node cloud-init NoCloud seed: meta-data, user-data, network-config (v2).
-// Written as data with js-yaml; checked in tests with Debian's cloud-init (schema, net-convert).
-import { dump } from 'js-yaml';
+// Written as data (toYaml: js-yaml's bytes, faster); checked in tests with Debian's cloud-init (schema, net-convert).
+import { toYaml } from './yaml.js';
 import type { NodePlan, Plan } from '../plan/index.js';
 
-const yaml = (value: unknown) => dump(value, { lineWidth: -1, noRefs: true, sortKeys: false });
-
 export function metaData(plan: Plan, node: NodePlan): string {
-  return yaml({ 'instance-id': `civostack-${plan.region.name}-${node.name}`, 'local-hostname': node.name });
+  return toYaml({ 'instance-id': `civostack-${plan.region.name}-${node.name}`, 'local-hostname': node.name });
 }
 
 export function userData(plan: Plan, node: NodePlan, authorizedKeys: readonly string[]): string {
@@ -30,7 +28,7 @@ export function userData(plan: Plan, node: NodePlan, authorizedKeys: readonly st
       },
     ],
   };
-  return `#cloud-config\n${yaml(config)}`;
+  return `#cloud-config\n${toYaml(config)}`;
 }
 
 /**
@@ -45,7 +43,7 @@ export function networkConfig(plan: Plan, node: NodePlan): string {
       { match: { macaddress: nic.mac }, 'set-name': nic.name, mtu: node.bond.mtu },
     ]),
   );
-  return yaml({
+  return toYaml({
     version: 2,
     ethernets,
     bonds: {

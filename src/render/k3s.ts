@@ -1,6 +1,6 @@
 // Per-node K3s config.yaml. Tokens are referenced by file (written 0600 by the installer phase),
 // never inlined; joining nodes point at the init server, the API VIP is in every certificate.
-import { dump } from 'js-yaml';
+import { toYaml } from './yaml.js';
 import type { NodePlan, Plan } from '../plan/index.js';
 
 export const K3S_TOKEN_FILE = '/etc/rancher/k3s/token';
@@ -35,5 +35,5 @@ export function k3sConfig(plan: Plan, node: NodePlan): string {
         }
       : // Agents join through the init server too: the VIP has no owner until the operator runs.
         { server: `https://${init.node.address}:6443`, 'token-file': K3S_AGENT_TOKEN_FILE, ...common };
-  return `# ${node.name}: K3s ${node.k3s.role}${node.k3s.clusterInit ? ' (cluster-init)' : ''}, rendered by civostack.\n${dump(config, { lineWidth: -1 })}`;
+  return `# ${node.name}: K3s ${node.k3s.role}${node.k3s.clusterInit ? ' (cluster-init)' : ''}, rendered by civostack.\n${toYaml(config)}`;
 }
