@@ -1,11 +1,14 @@
 // Serving a file over HTTP: streamed (never loaded whole), with single-range requests (RFC 9110
 // §14) so an installer or a curl can resume an image download.
-import { createReadStream, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 
 /** 1 MiB reads: far fewer syscalls than the 64 KiB default when streaming multi-GB images. */
 const CHUNK = 1 << 20;
+/** Idle read buffers kept for the next download (at most 64 MiB). */
+const POOL_MAX = 64;
+const pool: Buffer[] = [];
 
 export type Range = { start: number; end: number } | 'unsatisfiable' | undefined;
 
@@ -56,5 +59,52 @@ export async function sendFile(
     res.end();
     return;
   }
-  await pipeline(createReadStream(path, { start, end, highWaterMark: CHUNK }), res);
+  await streamFile(res, path, start, end);
+}
+
+/**
+ * Bytes `start`..`end` of `path` into `res`, through two reused 1 MiB buffers: one is read while the
+ * other is on its way out, and a buffer is read into again only once its write has completed (which
+ * is also the back-pressure). Allocating a fresh buffer per read, as a file ReadStream does, made the
+ * image transfer about 1.5× slower (page faults and GC at hundreds of MB/s).
+ */
+async function streamFile(res: ServerResponse, path: string, start: number, end: number): Promise<void> {
+  const file = await open(path, 'r');
+  const closed = new Promise<void>((resolve) => {
+    if (res.destroyed) resolve();
+    else res.once('close', resolve);
+  });
+  const buffers = [pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK), pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK)];
+  const writes: (Promise<void> | undefined)[] = [undefined, undefined];
+  let inFlight = 0;
+  const send = (chunk: Buffer): Promise<void> => {
+    inFlight++;
+    return new Promise<void>((resolve) =>
+      res.write(chunk, () => {
+        inFlight--;
+        resolve();
+      }),
+    );
+  };
+  try {
+    let at = start;
+    for (let k = 0; at <= end; k ^= 1) {
+      await Promise.race([writes[k], closed]);
+      if (res.destroyed) return; // the client went away: nothing more to send
+      const buffer = buffers[k]!;
+      const { bytesRead } = await file.read(buffer, 0, Math.min(CHUNK, end - at + 1), at);
+      if (bytesRead === 0) throw new Error(`${path} ended at byte ${at}, before the ${end + 1} announced`);
+      at += bytesRead;
+      writes[k] = send(bytesRead === CHUNK ? buffer : buffer.subarray(0, bytesRead));
+    }
+    res.end();
+    await Promise.race([Promise.all(writes), closed]);
+  } catch (err) {
+    res.destroy(err as Error);
+    throw err;
+  } finally {
+    await file.close();
+    // A buffer still queued on a dead socket is left to the garbage collector, never reused.
+    if (inFlight === 0) pool.push(...buffers.slice(0, Math.max(0, POOL_MAX - pool.length)));
+  }
 }
