@@ -37,6 +37,8 @@ export interface Node {
   readonly sku: NodeSku;
   readonly firmware: 'uefi' | 'bios';
   readonly bmcMac: Mac | undefined;
+  /** The name this node had before, whose recorded allocations it takes over. */
+  readonly renamedFrom: string | undefined;
   readonly nics: readonly Nic[];
   readonly labels: Readonly<Record<string, string>>;
   readonly taints: readonly string[];

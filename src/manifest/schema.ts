@@ -51,6 +51,11 @@ export const nodeSchema = z.strictObject({
     .optional()
     .describe('Rack slot; cables nic N to the slot-th server port of ToR N.'),
   bmcMac: mac.optional(),
+  renamedFrom: name
+    .optional()
+    .describe(
+      "The node's previous name: its recorded addresses, PortChannel and BMC address move to the new name instead of being allocated afresh.",
+    ),
   nics: z.array(nicSchema).min(1),
   labels: z.record(z.string(), z.string()).optional(),
   taints: z.array(z.string()).optional(),

@@ -205,6 +205,7 @@ export function resolveRegion(file: string, manifest: Manifest, catalog: Catalog
         sku,
         firmware: manifest.os.firmware ?? sku.firmware,
         bmcMac: node.bmcMac === undefined ? undefined : mac(node.bmcMac),
+        renamedFrom: node.renamedFrom,
         nics: node.nics.map((nic, i) => ({
           name: sku.nics[i]?.name ?? `nic${i}`,
           mac: mac(nic.mac),

@@ -13,6 +13,38 @@ export interface Orphan {
 
 export class AllocationError extends Error {}
 
+/**
+ * The recorded table with renamed nodes' entries under their new names: a node's own keys (its
+ * addresses, PortChannel), its BMC's (`<node>-bmc`) and the K3s init server. An old key moves only
+ * when the new one is not recorded yet, so a `renamedFrom` left in the manifest changes nothing later.
+ */
+export function renameRecorded(
+  prior: AllocationTable,
+  renames: ReadonlyMap<string, string>,
+): AllocationTable {
+  if (renames.size === 0) return prior;
+  const moved = (key: string): string | undefined => {
+    const direct = renames.get(key);
+    if (direct !== undefined) return direct;
+    const bmc = key.endsWith('-bmc') ? renames.get(key.slice(0, -'-bmc'.length)) : undefined;
+    return bmc === undefined ? undefined : `${bmc}-bmc`;
+  };
+  const out: AllocationTable = {};
+  for (const [pool, entries] of Object.entries(prior)) {
+    const next: Record<string, string | number> = {};
+    for (const [key, value] of Object.entries(entries)) {
+      const to = moved(key);
+      if (to !== undefined && !(to in entries)) next[to] = value;
+      else next[key] = value;
+    }
+    out[pool] = next;
+  }
+  const init = out['kubernetes']?.['initServer'];
+  if (typeof init === 'string' && renames.has(init))
+    out['kubernetes'] = { ...out['kubernetes'], initServer: renames.get(init)! };
+  return out;
+}
+
 interface PoolSpec<V extends string | number> {
   readonly name: string;
   /** Number of slots; slot i is value `encode(i)`. */

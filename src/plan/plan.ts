@@ -1,7 +1,7 @@
 // The planner: Region + recorded allocations → Plan + allocations to record. Pure.
 import type { Node, Region } from '../manifest/index.js';
 import { intToIp, ipToInt, makeNetwork, RACK_SUBNET, type Network } from '../manifest/index.js';
-import { Allocations, type AllocationTable, type Orphan } from './allocator.js';
+import { Allocations, renameRecorded, type AllocationTable, type Orphan } from './allocator.js';
 import { planSwitches } from './fabric.js';
 import type { DhcpReservation, LinkPlan, NodePlan, Plan, RackPlan } from './types.js';
 
@@ -25,7 +25,11 @@ export interface RackAddressing {
 }
 
 export function planRegion(region: Region, prior: AllocationTable, options: PlanOptions): PlanResult {
-  const alloc = new Allocations(prior, options.prune);
+  const renames = new Map(
+    region.nodes.flatMap((n) => (n.renamedFrom === undefined ? [] : [[n.renamedFrom, n.name] as const])),
+  );
+  const recorded = renameRecorded(prior, renames);
+  const alloc = new Allocations(recorded, options.prune);
   const rackNames = region.racks.map((r) => r.name);
   const firstServer = region.nodes.find((n) => n.role === 'control-plane');
 
@@ -205,7 +209,7 @@ export function planRegion(region: Region, prior: AllocationTable, options: Plan
   }
 
   // The first K3s server (cluster-init) is recorded: once a cluster exists, it never moves.
-  const recordedInit = prior['kubernetes']?.['initServer'];
+  const recordedInit = recorded['kubernetes']?.['initServer'];
   const servers = nodes.filter((n) => n.role === 'control-plane');
   const initServer = servers.find((n) => n.name === recordedInit) ?? servers[0]!;
   alloc.record('kubernetes', 'initServer', initServer.name);

@@ -122,6 +122,38 @@ describe('plan', () => {
     expect(reservation.macs).toContain('52:54:00:aa:00:99');
   });
 
+  it("moves a renamed node's addresses, PortChannel, BMC address and init-server role to its new name", () => {
+    const before = plan(LAB);
+    const renamed = labWith((m) => {
+      m.racks[0].nodes[0].renamedFrom = 'r01-n01';
+      m.racks[0].nodes[0].name = 'r01-cp1';
+      m.racks[0].nodes[1].renamedFrom = 'r01-n02';
+      m.racks[0].nodes[1].name = 'r01-w1';
+    });
+    const after = plan(renamed, before.allocations);
+    const ids = (p: Plan) => Object.values(addressesOf(p).nodes as Record<string, unknown>);
+    expect(ids(after.plan)).toEqual(ids(before.plan));
+    expect(addressesOf(after.plan).switches).toEqual(addressesOf(before.plan).switches);
+    expect(after.plan.kubernetes.initServer).toBe('r01-cp1');
+    expect(after.orphans).toEqual([]);
+    const recorded = JSON.stringify(after.allocations);
+    expect(recorded).not.toMatch(/"r01-n0[12](-bmc)?"/);
+    expect(recorded).toContain('"r01-cp1-bmc"');
+    // Planned again from what it recorded, with renamedFrom still in the manifest: nothing moves.
+    expect(plan(renamed, after.allocations).allocations).toEqual(after.allocations);
+  });
+
+  it('without renamedFrom, a renamed node is a new node and its old addresses stay reserved', () => {
+    const before = plan(LAB);
+    const renamed = labWith((m) => {
+      m.racks[0].nodes[1].name = 'r01-w1';
+    });
+    const after = plan(renamed, before.allocations);
+    const w1 = after.plan.nodes.find((n) => n.name === 'r01-w1')!;
+    expect(w1.node.address).not.toBe(before.plan.nodes[1]!.node.address);
+    expect(after.orphans.map((o) => o.key)).toContain('r01-n02');
+  });
+
   it('keeps the K3s init server once recorded, even if another control-plane node is listed first', () => {
     const three = labWith((m) => {
       m.racks[0].nodes[1].role = 'control-plane';

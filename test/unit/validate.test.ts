@@ -255,6 +255,33 @@ describe('names', () => {
     expect(formatPath(d.path)).toBe('racks[1].name');
   });
 
+  it('reports a rename from a name that is still a device, naming where', () => {
+    const text = edit(lab, '- name: r01-n03\n', '- name: r01-n03\n        renamedFrom: r01-n02\n');
+    const d = one(errorsOf(text), 'rename-from-existing');
+    expect(d.position.line).toBe(lineOf(text, 'renamedFrom: r01-n02'));
+    expect(d.message).toBe(
+      `r01-n03 is renamed from "r01-n02", which is still a device here at ${FILE}:${lineOf(text, '- name: r01-n02')}`,
+    );
+    expect(formatPath(d.path)).toBe('racks[0].nodes[2].renamedFrom');
+    expect(d.hint).toMatch(/must be gone from the manifest/);
+  });
+
+  it('reports two nodes renamed from the same old name, and a rename to itself', () => {
+    const text = edits(
+      lab,
+      ['- name: r01-n02\n', '- name: r01-n02\n        renamedFrom: r01-old\n'],
+      ['- name: r01-n03\n', '- name: r01-n03\n        renamedFrom: r01-old\n'],
+      ['- name: r01-n01\n', '- name: r01-n01\n        renamedFrom: r01-n01\n'],
+    );
+    const errors = errorsOf(text);
+    const dup = one(errors, 'duplicate-rename');
+    expect(dup.position.line).toBe(lineOf(text, 'renamedFrom: r01-old', 1));
+    expect(dup.message).toBe(
+      `r01-n03 and r01-n02 are both renamed from "r01-old" (${FILE}:${lineOf(text, 'renamedFrom: r01-old')})`,
+    );
+    expect(one(errors, 'rename-to-itself').position.line).toBe(lineOf(text, 'renamedFrom: r01-n01'));
+  });
+
   it('accepts a second rack with its own names (the fixture for the multi-rack cases is valid)', () => {
     const result = loadText(withSecondRack(lab), FILE);
     expect(result.diagnostics.map((d) => formatDiagnostic(d))).toEqual([]);

@@ -46,6 +46,50 @@ export const uniqueNames: Rule = (ctx) => {
   );
 };
 
+/**
+ * `renamedFrom` moves a node's recorded allocations to its new name: the old name must be free (not a
+ * device of this manifest, not its own name) and claimed by one node only.
+ */
+export const renames: Rule = (ctx) => {
+  const devices = new Map<string, Path>();
+  ctx.manifest.racks.forEach((rack, r) => {
+    rack.switches.forEach((sw, s) => devices.set(sw.name, ['racks', r, 'switches', s, 'name']));
+    rack.nodes.forEach((n, i) => devices.set(n.name, ['racks', r, 'nodes', i, 'name']));
+  });
+  const claims: { from: string; node: string; path: Path }[] = [];
+  ctx.manifest.racks.forEach((rack, r) =>
+    rack.nodes.forEach((n, i) => {
+      if (n.renamedFrom === undefined) return;
+      const path: Path = ['racks', r, 'nodes', i, 'renamedFrom'];
+      const existing = devices.get(n.renamedFrom);
+      if (n.renamedFrom === n.name) {
+        ctx.error(
+          path,
+          'rename-to-itself',
+          `${n.name} is renamed from its own name`,
+          'renamedFrom names the previous name; remove it once the rename has been planned, or give the old name',
+        );
+      } else if (existing) {
+        ctx.error(
+          path,
+          'rename-from-existing',
+          `${n.name} is renamed from "${n.renamedFrom}", which is still a device here at ${ctx.at(existing)}`,
+          "a rename takes over the old name's allocations: the old name must be gone from the manifest",
+        );
+      } else claims.push({ from: n.renamedFrom, node: n.name, path });
+    }),
+  );
+  reportDuplicates(
+    ctx,
+    claims,
+    (c) => c.from,
+    (c) => c.path,
+    (c, first, where) => `${c.node} and ${first.node} are both renamed from "${c.from}" (${where})`,
+    'one node takes over an old name; give the other its own renamedFrom or none',
+    'duplicate-rename',
+  );
+};
+
 interface MacUse {
   readonly mac: string;
   readonly owner: string;

@@ -3,11 +3,12 @@ import { cabling, fabric, knownHardware, pairs } from './topology.js';
 import { controlPlane, fileRefs, osProfile } from './cluster.js';
 import type { Rule } from './context.js';
 import { asns, networkFormats, sshKeys } from './formats.js';
-import { macs, portsCabledOnce, uniqueNames } from './identity.js';
+import { macs, portsCabledOnce, renames, uniqueNames } from './identity.js';
 import { networksDisjoint, networksFit, pinnedAddresses, vlans } from './networks.js';
 
 export const rules: readonly Rule[] = [
   uniqueNames,
+  renames,
   macs,
   networkFormats,
   asns,
