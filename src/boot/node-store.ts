@@ -40,15 +40,31 @@ export class NodeStore {
   /** Counts writes, so a background write never renames an older snapshot over a newer file. */
   private writes = 0;
 
+  /**
+   * `nodes`: the plan's nodes. A renamed node (`renamedFrom`) takes over the state recorded under its
+   * old name, so an installed node is not offered the installer again because its name changed.
+   */
   constructor(
     state: StateDir,
-    nodeNames: readonly string[],
+    nodes: readonly (string | { readonly name: string; readonly renamedFrom?: string })[],
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.file = join(state.path, 'nodes.json');
     this.data = readStore(this.file);
     const now = this.clock().toISOString();
-    for (const name of nodeNames) this.data.nodes[name] ??= initialState(now);
+    let moved = false;
+    for (const node of nodes) {
+      const name = typeof node === 'string' ? node : node.name;
+      const from = typeof node === 'string' ? undefined : node.renamedFrom;
+      const old = from === undefined ? undefined : this.data.nodes[from];
+      if (from !== undefined && old !== undefined && this.data.nodes[name] === undefined) {
+        this.data.nodes[name] = old;
+        delete this.data.nodes[from];
+        moved = true;
+      }
+      this.data.nodes[name] ??= initialState(now);
+    }
+    if (moved) this.save();
   }
 
   get(node: string): NodeState | undefined {

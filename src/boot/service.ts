@@ -74,10 +74,7 @@ function stageTftp(tftpRoot: string): void {
 
 export async function startBootService(o: BootServiceOptions): Promise<BootService> {
   const runtime = bootRuntime(o.state);
-  const store = new NodeStore(
-    o.state,
-    o.plan.nodes.map((n) => n.name),
-  );
+  const store = new NodeStore(o.state, o.plan.nodes);
   const server = createBootServer({
     plan: o.plan,
     tree: o.tree,

@@ -255,10 +255,7 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
     o.onEvent({ kind: 'node', node: node.name, text: 'powered on' });
   }
 
-  const store = new NodeStore(
-    o.state,
-    o.plan.nodes.map((n) => n.name),
-  );
+  const store = new NodeStore(o.state, o.plan.nodes);
   const timeline: Record<string, Record<string, number>> = Object.fromEntries(
     nodes.map((n) => [n.name, { 'powered-on': 0 }]),
   );

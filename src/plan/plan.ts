@@ -303,6 +303,7 @@ function planNode(
   const vlan = region.networks.node.vlan;
   return {
     name: node.name,
+    ...(node.renamedFrom === undefined ? {} : { renamedFrom: node.renamedFrom }),
     fqdn: `${node.name}.${region.domain}`,
     rack: node.rack,
     role: node.role,

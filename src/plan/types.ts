@@ -30,6 +30,8 @@ export interface NodeNicPlan {
 
 export interface NodePlan {
   readonly name: string;
+  /** The node's previous name (manifest `renamedFrom`): its recorded state moves to this one. */
+  readonly renamedFrom?: string;
   readonly fqdn: string;
   readonly rack: string;
   readonly role: 'control-plane' | 'worker';

@@ -194,6 +194,19 @@ describe('boot server', () => {
     expect(again.get('r01-n01')!.state).toBe('pending');
   });
 
+  it('hands a renamed node the state recorded under its old name, so it is not installed again', () => {
+    const renamed = new NodeStore(state, [
+      ...plan.nodes.filter((n) => n.name !== 'r01-n02').map((n) => n.name),
+      { name: 'r01-w2', renamedFrom: 'r01-n02' },
+    ]);
+    expect(renamed.get('r01-w2')!.state).toBe('booted-from-disk');
+    expect(renamed.get('r01-n02')).toBeUndefined();
+    // Written through: the next reader (region status, a restarted server) sees the new name.
+    const reread = new NodeStore(state, ['r01-w2']);
+    expect(reread.get('r01-w2')!.state).toBe('booted-from-disk');
+    expect(reread.get('r01-n02')).toBeUndefined();
+  });
+
   it('serves switch ZTP files only for known switches', async () => {
     expect((await call('/ztp/r01-tor1/ztp.json')).status).toBe(200);
     expect((await call('/ztp/r01-tor1/config_db.json', { from: '127.0.0.2' })).status).toBe(403);
