@@ -64,7 +64,7 @@ async function child(dir) {
   );
   const { loadTemplates } = await import(new URL('cli/templates.js', DIST).href);
   const { stateDirFor } = await import(new URL('state/index.js', DIST).href);
-  const { createBootServer, NodeStore } = await import(new URL('boot/index.js', DIST).href);
+  const { createBootServer, LISTEN_BACKLOG, NodeStore } = await import(new URL('boot/index.js', DIST).href);
 
   const loaded = loadRegion(LAB);
   if (!loaded.ok) throw new Error(`${LAB} is not valid: ${loaded.diagnostics[0]?.message}`);
@@ -124,8 +124,10 @@ async function child(dir) {
     if (m === 'stats') process.send({ stats: { events, nodes: store.all() } });
     if (m === 'stop') stop();
   });
-  // As startBootService does (the default backlog, 511).
-  server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
+  // As startBootService does (its accept queue, LISTEN_BACKLOG).
+  server.listen({ port: 0, host: '127.0.0.1', backlog: LISTEN_BACKLOG }, () =>
+    process.send({ port: server.address().port }),
+  );
 }
 
 // ---- parent ----

@@ -1,6 +1,12 @@
 // The boot stage's shell: the HTTP boot server, dnsmasq, node states.
 export { startBootService, bootRuntime, type BootService, type DhcpMode } from './service.js';
-export { createBootServer, type BootArtifacts, type BootEvent, type ImageArtifact } from './server.js';
+export {
+  createBootServer,
+  LISTEN_BACKLOG,
+  type BootArtifacts,
+  type BootEvent,
+  type ImageArtifact,
+} from './server.js';
 export { NodeStore, readNodeStates, type NodeStates, type UnknownMac } from './node-store.js';
 export {
   NODE_STATES,

@@ -41,6 +41,13 @@ export type BootEvent =
   | { readonly kind: 'unknown-mac'; readonly mac: string; readonly from: string }
   | { readonly kind: 'served'; readonly path: string; readonly from: string };
 
+/**
+ * Accept queue of the boot server's socket. A rack powering on at once opens hundreds of connections
+ * in the same second; Node's default (511) overflowed under 1,000, and each dropped handshake costs
+ * the client a SYN-ACK retransmission (1 s, then 2 s, 4 s…). The kernel caps it at net.core.somaxconn.
+ */
+export const LISTEN_BACKLOG = 4096;
+
 export interface BootServerOptions {
   readonly plan: Plan;
   readonly tree: FileTree;

@@ -12,7 +12,7 @@ import type { FileTree } from '../render/index.js';
 import { writeFileAtomic, type StateDir } from '../state/index.js';
 import { startDnsmasq, type Dnsmasq, type DnsmasqEvent } from './dnsmasq.js';
 import { NodeStore } from './node-store.js';
-import { createBootServer, type BootArtifacts, type BootEvent } from './server.js';
+import { createBootServer, LISTEN_BACKLOG, type BootArtifacts, type BootEvent } from './server.js';
 
 export type DhcpMode = 'authoritative' | 'proxy' | 'off';
 
@@ -96,7 +96,7 @@ export async function startBootService(o: BootServiceOptions): Promise<BootServi
           : err,
       ),
     );
-    server.listen(o.listen.port, o.listen.host, () => resolve());
+    server.listen({ port: o.listen.port, host: o.listen.host, backlog: LISTEN_BACKLOG }, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
 
