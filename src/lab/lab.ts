@@ -203,6 +203,14 @@ async function ensureBootServer(o: LabUpOptions, net: LabNetwork, paths: LabPath
   throw new LabError(`the boot server did not start within 2 minutes:\n${tailSerial(paths.bootLog, 15)}`);
 }
 
+/**
+ * What makes a node ssh-ready: it answers SSH with the host key its installer reported, it is the
+ * node we think (its seed's node.json), and cloud-init has finished the first boot. Before that,
+ * cloud-init may still restart sshd (set_passwords rewrites sshd_config), so a login that worked
+ * once could be refused a second later.
+ */
+const READY_CHECK = 'test -e /var/lib/cloud/instance/boot-finished && cat /etc/civostack/node.json';
+
 export interface LabUpOptions {
   readonly manifest: string;
   readonly plan: Plan;
@@ -311,12 +319,12 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
               knownHostKeys: s.hostKeys,
               timeoutMs: 8000,
             },
-            'cat /etc/civostack/node.json',
+            READY_CHECK,
           );
           const id = r.code === 0 ? (JSON.parse(r.stdout) as { node?: string }).node : undefined;
           if (id === node.name) store.apply(node.name, { kind: 'ssh-ready' });
         } catch {
-          // Not up yet (sshd starting, cloud-init running): tried again in a few seconds.
+          // Not up yet (sshd starting): tried again in a few seconds.
         }
       }
     }
