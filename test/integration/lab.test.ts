@@ -86,6 +86,8 @@ describe('lab: power-on to SSH', () => {
       const result = await up;
       clearInterval(watcher);
       expect(result.exitCode, log).toBe(0);
+      // lab up ends with each node's seconds from power-on to every state: the per-phase wall times.
+      console.log(`lab up timeline:\n${log.slice(log.lastIndexOf('NODE'))}`);
 
       const status = await cli(['region', 'status', manifest, '--output', 'json']);
       const rows = JSON.parse(status.stdout) as NodeRow[];
