@@ -15,17 +15,15 @@ export interface LabFlags {
   readonly output: OutputFormat;
 }
 
-function prepare(io: Io, manifest: string, flags: { stateDir?: string }): { plan: Plan; state: StateDir } {
-  const planned = planFromManifest(io, manifest, flags);
-  return { plan: planned.plan, state: planned.state };
-}
-
 function minutes(text: string): number {
   const m = Number(text);
-  return Number.isFinite(m) && m > 0 ? m * 60_000 : 30 * 60_000;
+  if (!Number.isFinite(m) || m <= 0)
+    throw new UserError(`--timeout ${text} is not a number of minutes`, 'e.g. --timeout 45', ExitCode.usage);
+  return m * 60_000;
 }
 
 export async function labUpCommand(io: Io, manifest: string, flags: LabFlags): Promise<number> {
+  const timeoutMs = minutes(flags.timeout);
   const { labUp } = await import('../lab/index.js');
   // Render once here so secrets and allocations exist before the boot server reads them.
   const { renderFromManifest } = await import('./render.js');
@@ -40,7 +38,7 @@ export async function labUpCommand(io: Io, manifest: string, flags: LabFlags): P
       plan,
       state,
       ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
-      timeoutMs: minutes(flags.timeout),
+      timeoutMs,
       onEvent: (e) => (e.kind === 'node' ? progress.node(e.node, e.text) : progress.info(e.text)),
     });
     progress.stop(`lab ${plan.region.name}: every node is SSH-ready`);
@@ -76,6 +74,7 @@ export async function regionUpCommand(
       ExitCode.usage,
     );
   }
+  const timeoutMs = minutes(flags.timeout);
   const { labUp } = await import('../lab/index.js');
   const { renderFromManifest } = await import('./render.js');
   const ctx: { plan?: Plan; state?: StateDir } = {};
@@ -97,7 +96,7 @@ export async function regionUpCommand(
             plan: ctx.plan!,
             state: ctx.state!,
             ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
-            timeoutMs: minutes(flags.timeout),
+            timeoutMs,
             onEvent: (e) => (task.output = e.kind === 'node' ? `${e.node}: ${e.text}` : e.text),
           });
           task.title = `Every node is SSH-ready (${result.accel})`;
@@ -117,7 +116,7 @@ export async function labStatusCommand(
   flags: { stateDir?: string; output: OutputFormat },
 ): Promise<number> {
   const { labStatus } = await import('../lab/index.js');
-  const { plan, state } = prepare(io, manifest, flags);
+  const { plan, state } = planFromManifest(io, manifest, flags);
   const s = await labStatus(plan, state);
   if (flags.output === 'json') printJson(io, s);
   else {
@@ -140,7 +139,7 @@ export async function labDownCommand(
   flags: { stateDir?: string },
 ): Promise<number> {
   const { labDown } = await import('../lab/index.js');
-  const { plan, state } = prepare(io, manifest, flags);
+  const { plan, state } = planFromManifest(io, manifest, flags);
   const progress = nodeProgress(
     io,
     plan.nodes.map((n) => n.name),

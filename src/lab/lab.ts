@@ -2,7 +2,7 @@
 // QEMU machine per node, watched from power-on to an SSH login whose host key the installer
 // reported. `labUp` is idempotent (what runs is kept); `labDown` removes every trace.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,7 @@ import {
   probeLabFeatures,
   type LabNetwork,
 } from './netns.js';
-import { detectAccel, startVm, stopVm, tailSerial, vmFiles, vmRunning } from './qemu.js';
+import { detectAccel, readPid, startVm, stopVm, tailSerial, vmFiles, vmRunning } from './qemu.js';
 
 const CLI = fileURLToPath(new URL('../../bin/civostack', import.meta.url));
 
@@ -61,15 +61,6 @@ function hostLink(plan: Plan): { name: string; peer: string; address: string } {
     peer: 'hostlink',
     address: `${intToIp(base + 4)}/${rack.provisioning.prefix}`,
   };
-}
-
-function readPid(path: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(path, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 async function namespaceExists(name: string): Promise<boolean> {

@@ -181,7 +181,8 @@ export class VmError extends Error {
   }
 }
 
-function readPid(pidfile: string): number | undefined {
+/** The pid recorded in `pidfile`, or undefined when it is missing or not a pid. */
+export function readPid(pidfile: string): number | undefined {
   try {
     const pid = Number.parseInt(readFileSync(pidfile, 'utf8').trim(), 10);
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;

@@ -69,6 +69,19 @@ describe('civostack region validate', () => {
     expect(help.exitCode).toBe(0);
     expect(help.stdout).toContain('Example');
   });
+
+  it('refuses a --timeout that is not a number of minutes before touching anything', async () => {
+    const state = join(tempDir(), 'state');
+    for (const args of [
+      ['lab', 'up', LAB],
+      ['region', 'up', LAB, '--lab'],
+    ]) {
+      const r = await civostack([...args, '--timeout', 'soon', '--state-dir', state]);
+      expect(r.exitCode, args.join(' ')).toBe(64);
+      expect(r.stderr).toContain('--timeout soon is not a number of minutes');
+      expect(existsSync(state)).toBe(false);
+    }
+  });
 });
 
 describe('civostack region plan', () => {
