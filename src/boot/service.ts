@@ -1,7 +1,7 @@
 // The boot service: the HTTP boot server and dnsmasq together, fed from one render, recording
 // every node's progress in the state folder. Started by `pxe serve` and by the lab.
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -120,6 +120,7 @@ export async function startBootService(o: BootServiceOptions): Promise<BootServi
       });
     } catch (err) {
       server.close();
+      rmSync(runtime.tftpRoot, { recursive: true, force: true });
       throw err;
     }
   }
@@ -129,6 +130,8 @@ export async function startBootService(o: BootServiceOptions): Promise<BootServi
     dnsmasqExited: dnsmasq?.exited,
     async close() {
       await dnsmasq?.stop();
+      // The TFTP root is a copy of public files outside the state folder: nothing to keep.
+      if (dnsmasq) rmSync(runtime.tftpRoot, { recursive: true, force: true });
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

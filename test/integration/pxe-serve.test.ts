@@ -2,9 +2,10 @@
 // client (busybox udhcpc) with a node's MAC gets its reserved address, an unknown MAC gets none
 // and is listed, proxy-DHCP hands out no address, and SIGTERM leaves no process or port behind.
 import { execa } from 'execa';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootRuntime } from '../../src/boot/index.js';
 import { civostack } from '../helpers/cli.js';
 import { labWith, REPO, tempDir } from '../helpers/manifest.js';
 
@@ -154,6 +155,7 @@ describe('civostack pxe serve (real dnsmasq, network namespaces)', () => {
     expect(left.stdout, 'dnsmasq left running').toBe('');
     const listening = await inNs(SRV, 'ss', ['-lntup']);
     expect(String(listening.stdout)).not.toMatch(/:8080|:67\b/);
+    expect(existsSync(bootRuntime({ path: state }).tftpRoot), 'TFTP folder left in /tmp').toBe(false);
   });
 
   it('starts again after being killed outright, taking over from the dnsmasq it left behind', async () => {
