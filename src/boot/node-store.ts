@@ -88,10 +88,7 @@ export class NodeStore {
     this.data.nodes[node] = next;
     if (current !== undefined && sameBut(current, next, 'updatedAt')) {
       this.touched.set(node, { base: this.touched.get(node)?.base ?? current, next });
-      this.timer ??= setTimeout(() => {
-        this.timer = undefined;
-        void this.flushTouched();
-      }, TOUCH_DELAY_MS);
+      this.scheduleFlush();
     } else {
       this.save();
     }
@@ -171,11 +168,14 @@ export class NodeStore {
       // Only times were pending: the next write carries them.
       rmSync(tmp, { force: true });
     }
-    if (this.touched.size > 0)
-      this.timer ??= setTimeout(() => {
-        this.timer = undefined;
-        void this.flushTouched();
-      }, TOUCH_DELAY_MS);
+    if (this.touched.size > 0) this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      void this.flushTouched();
+    }, TOUCH_DELAY_MS);
   }
 }
 
