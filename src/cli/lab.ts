@@ -1,6 +1,7 @@
 // `civostack lab up|status|down` and `region up --lab`: rehearse the boot and OS phases in QEMU.
 import { Listr } from 'listr2';
 import { ExitCode, UserError } from '../errors.js';
+import type { AccelChoice } from '../lab/accel.js';
 import type { Plan } from '../plan/index.js';
 import type { StateDir } from '../state/index.js';
 import { planFromManifest } from './load.js';
@@ -11,6 +12,7 @@ import { table } from './table.js';
 export interface LabFlags {
   readonly stateDir?: string;
   readonly cacheDir?: string;
+  readonly accel: AccelChoice;
   readonly timeout: string;
   readonly output: OutputFormat;
 }
@@ -38,6 +40,7 @@ export async function labUpCommand(io: Io, manifest: string, flags: LabFlags): P
       plan,
       state,
       ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
+      accel: flags.accel,
       timeoutMs,
       onEvent: (e) => (e.kind === 'node' ? progress.node(e.node, e.text) : progress.info(e.text)),
     });
@@ -96,6 +99,7 @@ export async function regionUpCommand(
             plan: ctx.plan!,
             state: ctx.state!,
             ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
+            accel: flags.accel,
             timeoutMs,
             onEvent: (e) => (task.output = e.kind === 'node' ? `${e.node}: ${e.text}` : e.text),
           });

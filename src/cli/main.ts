@@ -110,6 +110,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--lab', 'rehearse on this machine: a QEMU machine per node in network namespaces', false)
     .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
     .option('--cache-dir <dir>', 'where the installer and the lab OS image are built')
+    .addOption(
+      new Option('--accel <accel>', 'lab machines: auto probes KVM with the installer kernel, else TCG')
+        .choices(['auto', 'kvm', 'tcg'])
+        .default('auto'),
+    )
     .option('--timeout <minutes>', 'give up after this long', '30')
     .addOption(outputOption())
     .addHelpText('after', '\nExample:\n  $ sudo civostack region up inventories/lab.yaml --lab')
@@ -128,6 +133,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .argument('<manifest>', 'region manifest (YAML)')
     .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
     .option('--cache-dir <dir>', 'where the installer and the lab OS image are built')
+    .addOption(
+      new Option('--accel <accel>', 'lab machines: auto probes KVM with the installer kernel, else TCG')
+        .choices(['auto', 'kvm', 'tcg'])
+        .default('auto'),
+    )
     .option('--timeout <minutes>', 'give up after this long', '30')
     .addOption(outputOption())
     .addHelpText(

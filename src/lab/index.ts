@@ -20,7 +20,15 @@ export {
   type DestroyOptions,
 } from './netns.js';
 export {
-  detectAccel,
+  chooseAccel,
+  machineArgs,
+  probeBoot,
+  recordVerdict,
+  type AccelChoice,
+  type AccelVerdict,
+  type Firmware,
+} from './accel.js';
+export {
   qemuArgs,
   startVm,
   stopVm,

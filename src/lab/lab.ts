@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { bootRuntime, NodeStore, readNodeStates, describeState, type NodeState } from '../boot/index.js';
 import { UserError } from '../errors.js';
 import { intToIp, ipToInt } from '../manifest/index.js';
-import type { Plan } from '../plan/index.js';
+import type { NodePlan, Plan } from '../plan/index.js';
 import { sshExec } from '../remote/index.js';
 import { sshPrivateKeyPath, type StateDir } from '../state/index.js';
 import { labArtifacts } from './artifacts.js';
@@ -23,7 +23,18 @@ import {
   probeLabFeatures,
   type LabNetwork,
 } from './netns.js';
-import { detectAccel, readPid, startVm, stopVm, tailSerial, vmFiles, vmRunning } from './qemu.js';
+import { chooseAccel, recordVerdict, type Accel, type AccelChoice, type ProbeOptions } from './accel.js';
+import { DEFAULT_CACHE_DIR } from './artifacts.js';
+import {
+  readPid,
+  startVm,
+  stopVm,
+  tailSerial,
+  VmError,
+  vmFiles,
+  vmRunning,
+  type StartVmOptions,
+} from './qemu.js';
 
 const CLI = fileURLToPath(new URL('../../bin/civostack', import.meta.url));
 
@@ -207,6 +218,8 @@ export interface LabUpOptions {
   readonly plan: Plan;
   readonly state: StateDir;
   readonly cacheDir?: string;
+  /** `auto` (the default) probes KVM with the installer's kernel once per boot of the host. */
+  readonly accel?: AccelChoice;
   /** Give up when not every node is SSH-ready by then. */
   readonly timeoutMs: number;
   readonly onEvent: (e: LabEvent) => void;
@@ -218,6 +231,97 @@ export interface LabUpResult {
   readonly accel: string;
 }
 
+/** Lab machines under KVM show console output within this long, or they are started again under TCG. */
+const KVM_CONSOLE_BOUND_MS = 90_000;
+
+/**
+ * Starts the lab's machines under the accelerator the probe chose, and keeps the lab from being
+ * stranded by a KVM that passed the probe but fails a machine: a machine that does not start under
+ * KVM, or writes nothing on its console in time, is started again under TCG, and the ones after it
+ * follow the same verdict.
+ */
+class LabMachines {
+  accel: Accel = 'tcg';
+  private readonly startedUnder = new Map<string, { accel: Accel; at: number }>();
+  private readonly probe: ProbeOptions;
+  private readonly cacheDir: string;
+
+  constructor(
+    private readonly o: LabUpOptions,
+    private readonly net: LabNetwork,
+    private readonly paths: LabPaths,
+    artifacts: { readonly kernel?: string; readonly initrd?: string },
+    nodes: readonly NodePlan[],
+    private readonly step: (text: string) => void,
+  ) {
+    this.cacheDir = o.cacheDir ?? DEFAULT_CACHE_DIR;
+    this.probe = {
+      kernel: artifacts.kernel ?? '',
+      initrd: artifacts.initrd ?? '',
+      firmwares: [...new Set(nodes.map((n) => n.firmware))],
+    };
+  }
+
+  async chooseAccel(): Promise<void> {
+    const v = await chooseAccel(this.o.accel ?? 'auto', this.cacheDir, this.probe);
+    this.accel = v.accel;
+    const what = v.accel === 'kvm' ? 'KVM' : 'software emulation (TCG)';
+    this.step(
+      `virtual machines: ${what}: ${v.reason}${v.cached ? ' (probed earlier since this host booted)' : ''}`,
+    );
+  }
+
+  private options(node: NodePlan, accel: Accel): StartVmOptions {
+    return {
+      accel,
+      taps: this.net.nodes.find((p) => p.node === node.name)!.taps.map((t) => t.name),
+      stateDir: this.paths.vms,
+      namespace: this.net.namespace,
+      memoryMiB: 1024,
+    };
+  }
+
+  private fallBack(node: NodePlan, why: string): void {
+    this.step(
+      `${node.name}: ${why} under KVM: starting it again under software emulation (TCG); the other machines follow`,
+    );
+    this.accel = 'tcg';
+    if ((this.o.accel ?? 'auto') === 'auto')
+      recordVerdict(this.cacheDir, this.probe, { accel: 'tcg', reason: `${node.name} ${why} under KVM` });
+  }
+
+  /** Starts the node's machine unless it runs; true when it was started now. */
+  async start(node: NodePlan): Promise<boolean> {
+    const pid = readPid(vmFiles(this.paths.vms, node.name).pidfile);
+    if (pid !== undefined && vmRunning(pid)) return false;
+    try {
+      await startVm(node, this.options(node, this.accel));
+    } catch (err) {
+      if (this.accel !== 'kvm' || !(err instanceof VmError)) throw err;
+      this.fallBack(node, `QEMU would not start (${err.message.split('\n')[0]})`);
+      await startVm(node, this.options(node, 'tcg'));
+    }
+    this.startedUnder.set(node.name, { accel: this.accel, at: Date.now() });
+    return true;
+  }
+
+  /** A machine started under KVM that has written nothing on its console in time is started again under TCG. */
+  async watch(node: NodePlan): Promise<void> {
+    const started = this.startedUnder.get(node.name);
+    if (started?.accel !== 'kvm' || Date.now() - started.at < KVM_CONSOLE_BOUND_MS) return;
+    const files = vmFiles(this.paths.vms, node.name);
+    if (tailSerial(files.serial, 1) !== '') {
+      this.startedUnder.set(node.name, { ...started, at: Number.POSITIVE_INFINITY });
+      return;
+    }
+    const pid = readPid(files.pidfile);
+    if (pid !== undefined) await stopVm(pid);
+    this.fallBack(node, `wrote nothing on its console in ${KVM_CONSOLE_BOUND_MS / 1000} s`);
+    await startVm(node, this.options(node, 'tcg'));
+    this.startedUnder.set(node.name, { accel: 'tcg', at: Date.now() });
+  }
+}
+
 export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
   const started = Date.now();
   const paths = labPaths(o.state);
@@ -225,7 +329,7 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
   const step = (text: string) => o.onEvent({ kind: 'step', text });
 
   step('installer and lab OS image: building or reusing the cached ones');
-  await labArtifacts(o.plan, o.cacheDir, (line) => step(line));
+  const artifacts = await labArtifacts(o.plan, o.cacheDir, (line) => step(line));
 
   const net = await labNet(o.plan);
   for (const l of net.limitations) step(`note: ${l}`);
@@ -236,22 +340,12 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
   step('boot server and dnsmasq: starting inside the namespace');
   await ensureBootServer(o, net, paths);
 
-  const accel = await detectAccel();
-  step(`virtual machines: ${accel === 'kvm' ? 'KVM' : 'software emulation (TCG)'}`);
   const ports = new Map(net.nodes.map((p) => [p.node, p]));
   const nodes = o.plan.nodes.filter((n) => ports.has(n.name));
+  const machines = new LabMachines(o, net, paths, artifacts, nodes, step);
+  await machines.chooseAccel();
   for (const node of nodes) {
-    const files = vmFiles(paths.vms, node.name);
-    const pid = readPid(files.pidfile);
-    if (pid !== undefined && vmRunning(pid)) continue;
-    await startVm(node, {
-      accel,
-      taps: ports.get(node.name)!.taps.map((t) => t.name),
-      stateDir: paths.vms,
-      namespace: net.namespace,
-      memoryMiB: 1024,
-    });
-    o.onEvent({ kind: 'node', node: node.name, text: 'powered on' });
+    if (await machines.start(node)) o.onEvent({ kind: 'node', node: node.name, text: 'powered on' });
   }
 
   const store = new NodeStore(o.state, o.plan.nodes);
@@ -288,6 +382,7 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
         );
         continue;
       }
+      await machines.watch(node);
       const pid = readPid(files.pidfile);
       if (pid === undefined || !vmRunning(pid)) {
         throw new LabError(
@@ -325,7 +420,7 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
           [...failed.values()].join('\n'),
           `${ready} other node(s) are SSH-ready; fix the cause and run lab up again to retry`,
         );
-      return { timeline, accel };
+      return { timeline, accel: machines.accel };
     }
     // The boot server is supervised: if it died, start it again; node states are on disk, so
     // finished nodes are not installed again.

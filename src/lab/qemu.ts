@@ -4,60 +4,17 @@ import { spawn } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { UserError } from '../errors.js';
 import type { NodePlan } from '../plan/index.js';
+import { machineArgs, QEMU, type Accel } from './accel.js';
 
-export type Accel = 'kvm' | 'tcg';
-
-export const QEMU = 'qemu-system-x86_64';
+export { QEMU, type Accel } from './accel.js';
 
 /** Debian's ovmf package (4 MiB flash layout). */
 export const OVMF = {
   code: '/usr/share/OVMF/OVMF_CODE_4M.fd',
   vars: '/usr/share/OVMF/OVMF_VARS_4M.fd',
 } as const;
-
-/**
- * KVM only when /dev/kvm exists and a real guest runs under it. Some hosts (e.g. micro-VMs without
- * nested virtualisation) expose /dev/kvm and pass `-machine none`, yet SeaBIOS hangs right after its
- * memory map. So the probe boots SeaBIOS with nothing to boot: it reboots at once, which `-no-reboot`
- * turns into a clean exit in well under a second (~250 ms even under TCG); a hang means no KVM.
- */
-export async function detectAccel(
-  qemu: string = QEMU,
-  kvmDevice = '/dev/kvm',
-  timeoutMs = 5000,
-): Promise<Accel> {
-  if (!existsSync(kvmDevice)) return 'tcg';
-  const quick = await execa(
-    qemu,
-    ['-accel', 'kvm', '-machine', 'none', '-display', 'none', '-nodefaults', '-monitor', 'stdio'],
-    {
-      input: 'quit\n',
-      reject: false,
-      timeout: timeoutMs,
-    },
-  );
-  if (quick.exitCode !== 0) return 'tcg';
-  const guest = await execa(
-    qemu,
-    [
-      '-accel',
-      'kvm',
-      '-machine',
-      'pc',
-      '-m',
-      '64',
-      '-nodefaults',
-      '-display',
-      'none',
-      '-no-reboot',
-      '-boot',
-      'strict=on,reboot-timeout=0',
-    ],
-    { reject: false, timeout: timeoutMs, stdin: 'ignore' },
-  );
-  return guest.exitCode === 0 && !guest.timedOut ? 'kvm' : 'tcg';
-}
 
 /** The files of one VM in the lab state dir. */
 export interface VmFiles {
@@ -113,11 +70,7 @@ export function qemuArgs(node: NodePlan, opts: QemuOptions): string[] {
   const args = [
     '-name',
     node.name,
-    '-machine',
-    uefi ? 'q35' : 'pc',
-    '-accel',
-    opts.accel,
-    ...(opts.accel === 'kvm' ? ['-cpu', 'host'] : []),
+    ...machineArgs(node.firmware, opts.accel),
     '-smp',
     String(opts.cpus ?? 1),
     '-m',
@@ -171,12 +124,14 @@ export interface StartVmOptions extends QemuOptions {
   readonly startTimeoutMs?: number;
 }
 
-export class VmError extends Error {
+/** A lab machine that would not start or stopped: QEMU's own words and the console tail are in the message. */
+export class VmError extends UserError {
   constructor(
     message: string,
     readonly node: string,
+    hint?: string,
   ) {
-    super(message);
+    super(message, hint);
     this.name = 'VmError';
   }
 }
@@ -228,7 +183,12 @@ export async function startVm(node: NodePlan, opts: StartVmOptions): Promise<num
   }
   const why = tailSerial(files.stderr, 10) || `no pidfile after ${opts.startTimeoutMs ?? 10_000} ms`;
   if (child.pid !== undefined && exited === undefined) await stopVm(child.pid);
-  throw new VmError(`QEMU for ${node.name} did not start: ${why}`, node.name);
+  const console = tailSerial(files.serial, 15);
+  throw new VmError(
+    `QEMU for ${node.name} did not start (${opts.accel}): ${why}${console ? `\n--- last lines of ${files.serial}\n${console}` : ''}`,
+    node.name,
+    opts.accel === 'kvm' ? 'try `--accel tcg` (software emulation)' : `QEMU's log: ${files.stderr}`,
+  );
 }
 
 /** True while `pid` is a live process (a zombie waiting to be reaped counts as gone). */

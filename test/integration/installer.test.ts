@@ -13,7 +13,7 @@ import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildInstaller, DEFAULT_CACHE_DIR, type Installer } from '../../src/boot/installer.js';
 import { buildLabImage } from '../../src/lab/os-image.js';
-import { detectAccel, type Accel } from '../../src/lab/qemu.js';
+import { chooseAccel, machineArgs, type Accel } from '../../src/lab/accel.js';
 import { tempDir } from '../helpers/manifest.js';
 
 const QEMU = 'qemu-system-x86_64';
@@ -119,7 +119,8 @@ function bootInstaller(installer: Installer, accel: Accel, port: number, disk: s
   return execa(
     QEMU,
     [
-      ...['-accel', accel, '-machine', 'q35', '-m', '768', '-smp', '2'],
+      ...machineArgs('uefi', accel),
+      ...['-m', '768', '-smp', '2'],
       ...['-nodefaults', '-display', 'none', '-no-reboot', '-serial', `file:${serial}`],
       ...['-kernel', installer.kernel, '-initrd', installer.initrd, '-append', cmdline],
       ...['-drive', `file=${disk},format=raw,if=virtio,cache=unsafe`],
@@ -181,7 +182,13 @@ describe('installer (QEMU, direct kernel boot)', () => {
     const t0 = Date.now();
     installer = await buildInstaller({ cacheDir: CACHE, log: (l) => console.log(l) });
     console.log(`installer ready in ${(Date.now() - t0) / 1000} s`);
-    accel = await detectAccel();
+    accel = (
+      await chooseAccel('auto', CACHE, {
+        kernel: installer.kernel,
+        initrd: installer.initrd,
+        firmwares: ['uefi'],
+      })
+    ).accel;
     server = standInBootServer(() => offer, rec);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;
