@@ -7,7 +7,15 @@ export {
   type BootEvent,
   type ImageArtifact,
 } from './server.js';
-export { NodeStore, readNodeStates, type NodeStates, type UnknownMac } from './node-store.js';
+export {
+  NodeStore,
+  readNodeStates,
+  readNodeHistory,
+  historyFile,
+  type NodeStates,
+  type NodeTransition,
+  type UnknownMac,
+} from './node-store.js';
 export {
   NODE_STATES,
   applyEvent,

@@ -2,7 +2,7 @@
 // change, so a boot server killed mid-install starts again where it was. A change of the time alone
 // (a node asking again for the script it already has) is written within TOUCH_DELAY_MS instead, in
 // the background: under a thousand clients, an fsync'd rewrite per request was the boot server's limit.
-import { readFileSync, renameSync, rmSync, statSync, type BigIntStats } from 'node:fs';
+import { appendFileSync, readFileSync, renameSync, rmSync, statSync, type BigIntStats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
@@ -26,12 +26,47 @@ interface StoreFile {
   unknown: Record<string, UnknownMac>;
 }
 
+/** One change of a node's state, as appended to nodes.history.jsonl. */
+export interface NodeTransition {
+  readonly at: string;
+  readonly node: string;
+  readonly from: NodeState['state'] | null;
+  readonly to: NodeState['state'];
+  readonly message?: string;
+}
+
+/** The append-only record of every state change, beside nodes.json: the proof that no node was installed twice. */
+export function historyFile(state: StateDir): string {
+  return join(state.path, 'nodes.history.jsonl');
+}
+
+/** Every state change recorded so far, oldest first. */
+export function readNodeHistory(state: StateDir): NodeTransition[] {
+  let text: string;
+  try {
+    text = readFileSync(historyFile(state), 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as NodeTransition];
+      } catch {
+        return []; // a line cut short by a crash
+      }
+    });
+}
+
 /** How long a change of `updatedAt` alone may wait before it reaches the disk. */
 const TOUCH_DELAY_MS = 1000;
 
 export class NodeStore {
   private data: StoreFile;
   private readonly file: string;
+  private readonly history: string;
   /** nodes.json as this store last read or wrote it: unchanged on disk means no re-read. */
   private stamp: BigIntStats | undefined;
   /** Nodes whose time alone changed since the last write: the state on disk, and ours. */
@@ -50,6 +85,7 @@ export class NodeStore {
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.file = join(state.path, 'nodes.json');
+    this.history = historyFile(state);
     this.data = readStore(this.file);
     const now = this.clock().toISOString();
     let moved = false;
@@ -91,6 +127,7 @@ export class NodeStore {
       this.scheduleFlush();
     } else {
       this.save();
+      if (current?.state !== next.state) this.record(node, current?.state ?? null, next);
     }
     return next;
   }
@@ -108,6 +145,18 @@ export class NodeStore {
       via,
     };
     this.save();
+  }
+
+  /** Appends one transition; O_APPEND writes of one short line are not interleaved between processes. */
+  private record(node: string, from: NodeState['state'] | null, next: NodeState): void {
+    const t: NodeTransition = {
+      at: next.updatedAt,
+      node,
+      from,
+      to: next.state,
+      ...(next.message !== undefined ? { message: next.message } : {}),
+    };
+    appendFileSync(this.history, `${JSON.stringify(t)}\n`);
   }
 
   private reload(): void {

@@ -7,7 +7,14 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { bootRuntime, NodeStore, readNodeStates, describeState, type NodeState } from '../boot/index.js';
+import {
+  bootRuntime,
+  historyFile,
+  NodeStore,
+  readNodeStates,
+  describeState,
+  type NodeState,
+} from '../boot/index.js';
 import { UserError } from '../errors.js';
 import { intToIp, ipToInt } from '../manifest/index.js';
 import type { NodePlan, Plan } from '../plan/index.js';
@@ -497,6 +504,7 @@ export async function labDown(plan: Plan, state: StateDir, onEvent: (e: LabEvent
   onEvent({ kind: 'step', text: `network namespace ${net.namespace} removed` });
   rmSync(paths.dir, { recursive: true, force: true });
   rmSync(join(state.path, 'nodes.json'), { force: true });
+  rmSync(historyFile(state), { force: true });
   rmSync(bootRuntime(state).dir, { recursive: true, force: true });
   rmSync(bootRuntime(state).tftpRoot, { recursive: true, force: true });
   if (existsSync(paths.dir)) throw new LabError(`could not remove ${paths.dir}`);

@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readNodeHistory } from '../../src/boot/index.js';
 import { REPO, labWith, tempDir } from '../helpers/manifest.js';
 
 const region = `labt${process.pid % 1000}`;
@@ -59,29 +60,14 @@ describe('lab: power-on to SSH', () => {
       let log = '';
       up.all?.on('data', (d: Buffer) => (log += d.toString()));
 
-      // Watch every node's states; kill the boot server once a node is installed and another is not.
-      const seen: Record<string, string[]> = {};
-      let killed = false;
+      // Kill the boot server once, as soon as a node is installing: the lab must restart it.
+      let killed: number | undefined;
       const watcher = setInterval(() => {
-        const now = states();
-        for (const [node, s] of Object.entries(now)) {
-          const list = (seen[node] ??= []);
-          if (list.at(-1) !== s.state) list.push(s.state);
-        }
-        const values = Object.values(now);
-        if (
-          !killed &&
-          values.some((s) => s.state === 'installed' || s.state === 'booted-from-disk') &&
-          values.some((s) => s.state === 'installing')
-        ) {
-          const pid = Number(readFileSync(join(state, 'lab/boot-server.pid'), 'utf8'));
-          try {
-            process.kill(pid, 'SIGKILL');
-            killed = true;
-          } catch {
-            // already restarting
-          }
-        }
+        if (killed !== undefined || !readNodeHistory({ path: state }).some((t) => t.to === 'installing'))
+          return;
+        const pid = Number(readFileSync(join(state, 'lab/boot-server.pid'), 'utf8'));
+        process.kill(pid, 'SIGKILL');
+        killed = pid;
       }, 500);
       const result = await up;
       clearInterval(watcher);
@@ -93,13 +79,23 @@ describe('lab: power-on to SSH', () => {
       const rows = JSON.parse(status.stdout) as NodeRow[];
       expect(rows.map((r) => r.state)).toEqual(['ssh-ready', 'ssh-ready', 'ssh-ready']);
 
-      // No node went back to installing once installed (the restart resumed, it did not reinstall).
-      for (const [node, list] of Object.entries(seen)) {
-        const installed = list.indexOf('installed');
-        if (installed >= 0)
-          expect(list.slice(installed), `${node}: ${list.join(' → ')}`).not.toContain('installing');
+      // The kill happened mid-install and the lab started the boot server again.
+      expect(killed).toBeDefined();
+      expect(log).toContain('boot server is not running: starting it again');
+      // Every node's full state history: installed exactly once, never installing again after that.
+      const history = readNodeHistory({ path: state });
+      for (const node of ['r01-n01', 'r01-n02', 'r01-n03']) {
+        const path = history.filter((t) => t.node === node).map((t) => t.to);
+        expect(
+          path.filter((s) => s === 'installing'),
+          `${node}: ${path.join(' → ')}`,
+        ).toHaveLength(1);
+        expect(
+          path.filter((s) => s === 'installed'),
+          `${node}: ${path.join(' → ')}`,
+        ).toHaveLength(1);
+        expect(path.at(-1)).toBe('ssh-ready');
       }
-      if (killed) expect(log).toContain('starting it again');
 
       // The UEFI node came through firmware PXE: dnsmasq sent it ipxe.efi by TFTP.
       const bootLog = readFileSync(join(state, 'lab/boot-server.log'), 'utf8');
@@ -147,9 +143,17 @@ describe('lab: power-on to SSH', () => {
         expect(String(refused.stderr)).toMatch(/host key|HOST IDENTIFICATION/i);
       }
 
-      // lab up again is idempotent: nothing to do, every node stays ready.
+      // lab up again is idempotent: no machine restarted, no node state changed.
+      const pids = () =>
+        ['r01-n01', 'r01-n02', 'r01-n03'].map((n) => readFileSync(join(state, `lab/vms/${n}.pid`), 'utf8'));
+      const before = { pids: pids(), history: readNodeHistory({ path: state }).length, nodes: states() };
       const again = await cli(['lab', 'up', manifest], 300_000);
       expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+      expect(pids()).toEqual(before.pids);
+      expect(readNodeHistory({ path: state })).toHaveLength(before.history);
+      expect(Object.fromEntries(Object.entries(states()).map(([n, s]) => [n, s.state]))).toEqual(
+        Object.fromEntries(Object.entries(before.nodes).map(([n, s]) => [n, s.state])),
+      );
 
       // lab down leaves no namespace, machine, link or file.
       const down = await cli(['lab', 'down', manifest], 120_000);

@@ -3,11 +3,15 @@ import {
   applyEvent,
   describeState,
   initialState,
+  NodeStore,
   parseDnsmasqLine,
+  readNodeHistory,
   parseRange,
   type NodeEvent,
   type NodeState,
 } from '../../src/boot/index.js';
+import type { StateDir } from '../../src/state/index.js';
+import { tempDir } from '../helpers/manifest.js';
 
 const t = '2026-01-01T00:00:00.000Z';
 const run = (events: NodeEvent[], from: NodeState = initialState(t)) =>
@@ -89,4 +93,31 @@ describe('HTTP ranges', () => {
     ['bytes=0-1,5-6', undefined],
     ['items=0-1', undefined],
   ])('%s of 100 bytes', (header, expected) => expect(parseRange(header, 100)).toEqual(expected));
+});
+
+describe('node store history', () => {
+  it('appends one line per state change, from every store writing the same folder, and none for progress alone', () => {
+    const state: StateDir = { path: tempDir() };
+    let clock = 0;
+    const tick = () => new Date(Date.UTC(2026, 0, 1, 0, 0, clock++));
+    const a = new NodeStore(state, ['n1', 'n2'], tick);
+    a.apply('n1', { kind: 'dhcp', mac: '52:54:00:00:00:01', address: '10.0.0.10' });
+    a.apply('n1', { kind: 'ipxe', mac: '52:54:00:00:00:01', address: '10.0.0.10' });
+    a.apply('n1', { kind: 'progress', state: 'installing', percent: 10 });
+    a.apply('n1', { kind: 'progress', state: 'installing', percent: 60 });
+    a.apply('n1', { kind: 'progress', state: 'installed' });
+    // Another process (the lab) marks the node ready through its own store.
+    new NodeStore(state, ['n1', 'n2'], tick).apply('n1', { kind: 'ssh-ready' });
+    a.apply('n2', { kind: 'dhcp', mac: '52:54:00:00:00:02', address: '10.0.0.11' });
+    const h = readNodeHistory(state);
+    expect(h.map((t) => `${t.node}:${t.from ?? '-'}→${t.to}`)).toEqual([
+      'n1:pending→dhcp',
+      'n1:dhcp→ipxe',
+      'n1:ipxe→installing',
+      'n1:installing→installed',
+      'n1:installed→ssh-ready',
+      'n2:pending→dhcp',
+    ]);
+    expect(h[0]!.at < h[5]!.at).toBe(true);
+  });
 });
