@@ -5,7 +5,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diagnosticsJson } from '../../src/cli/output.js';
-import { formatDiagnostic, formatPath, loadRegion, type Diagnostic } from '../../src/manifest/index.js';
+import {
+  formatDiagnostic,
+  formatPath,
+  intToIp,
+  loadRegion,
+  type Diagnostic,
+} from '../../src/manifest/index.js';
+import { plannedFabricAddresses } from '../../src/manifest/rules/addresses.js';
+import { planRegion } from '../../src/plan/index.js';
 import { LAB, labText, loadText, NYC1, tempDir } from '../helpers/manifest.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -587,9 +595,166 @@ describe('pinned addresses', () => {
 
   it('reports an upstream peer address that is our own side of the link', () => {
     const text = edit(lab, 'peerAddress: 172.30.0.0,', 'peerAddress: 172.30.0.1,');
-    const d = one(errorsOf(text), 'peer-is-self');
+    const errors = errorsOf(text);
+    const d = one(errors, 'peer-is-self');
     expect(d.position.line).toBe(lineOf(text, 'peerAddress: 172.30.0.1'));
     expect(d.message).toBe('peer 172.30.0.1 is our own address');
+    // Not also a duplicate address: the one address is named once, by the rule that explains it.
+    expect(codes(errors)).toEqual(['peer-is-self']);
+  });
+});
+
+describe('address collisions', () => {
+  const brOne = 'address: 172.30.0.1/31, peerAddress: 172.30.0.0';
+  const brTwo = 'address: 172.30.0.3/31, peerAddress: 172.30.0.2';
+  const transitA = (text: string) => lineOf(text, 'name: transit-a');
+
+  it("reports a transit address that is already another router's, naming the first", () => {
+    const text = edit(lab, brTwo, 'address: 172.30.0.1/30, peerAddress: 172.30.0.2');
+    const errors = errorsOf(text);
+    const d = one(errors, 'duplicate-address');
+    expect(d.position.line).toBe(lineOf(text, 'name: transit-b'));
+    expect(d.position.column).toBe(colOf(text, '172.30.0.1/30'));
+    expect(d.message).toBe(`172.30.0.1 is already br1's transit-a address at ${FILE}:${transitA(text)}`);
+    expect(formatPath(d.path)).toBe('racks[0].switches[4].upstreams[0].address');
+    expect(d.hint).toMatch(/an address belongs to one interface/);
+    expect(errors).toHaveLength(1);
+  });
+
+  it('reports both sides of a transit link copied from another router', () => {
+    const text = edit(lab, brTwo, brOne);
+    const dups = errorsOf(text).filter((d) => d.code === 'duplicate-address');
+    expect(dups.map((d) => [d.position.line, d.position.column, d.message])).toEqual([
+      [
+        lineOf(text, 'name: transit-b'),
+        colOf(text, '172.30.0.1/31', 1),
+        `172.30.0.1 is already br1's transit-a address at ${FILE}:${transitA(text)}`,
+      ],
+      [
+        lineOf(text, 'name: transit-b'),
+        colOf(text, '172.30.0.0,', 1),
+        `172.30.0.0 is already the peer address of br1's transit-a at ${FILE}:${transitA(text)}`,
+      ],
+    ]);
+  });
+
+  it('reports two sessions with the same peer address', () => {
+    const text = edit(lab, brTwo, 'address: 172.30.0.3/30, peerAddress: 172.30.0.0');
+    const d = one(errorsOf(text), 'duplicate-address');
+    expect(d.position.line).toBe(lineOf(text, 'name: transit-b'));
+    expect(d.position.column).toBe(colOf(text, '172.30.0.0,', 1));
+    expect(d.message).toBe(
+      `172.30.0.0 is already the peer address of br1's transit-a at ${FILE}:${transitA(text)}`,
+    );
+    expect(formatPath(d.path)).toBe('racks[0].switches[4].upstreams[0].peerAddress');
+  });
+
+  it('reports a transit address that is the bootstrap address, once', () => {
+    const text = edit(lab, brOne, 'address: 10.100.0.5/31, peerAddress: 10.100.0.4');
+    const errors = errorsOf(text);
+    expect(codes(errors)).toEqual(['duplicate-address']);
+    expect(errors[0]!.position.line).toBe(transitA(text));
+    expect(errors[0]!.message).toBe(
+      `10.100.0.5 is already the bootstrap address at ${FILE}:${lineOf(text, 'address: 10.100.0.5')}`,
+    );
+  });
+
+  it('reports a transit peer on the API VIP, and its link inside the node network', () => {
+    const text = edit(lab, brOne, 'address: 10.101.0.4/31, peerAddress: 10.101.0.5');
+    const errors = errorsOf(text);
+    expect(codes(errors)).toEqual(['duplicate-address', 'transit-in-region-network']);
+    const vip = one(errors, 'duplicate-address');
+    expect(vip.position.line).toBe(transitA(text));
+    expect(formatPath(vip.path)).toBe('racks[0].switches[3].upstreams[0].peerAddress');
+    expect(vip.message).toBe(`10.101.0.5 is already the API VIP at ${FILE}:${lineOf(text, 'apiVip:')}`);
+    const inside = one(errors, 'transit-in-region-network');
+    expect(inside.position.line).toBe(transitA(text));
+    expect(inside.position.column).toBe(colOf(text, '10.101.0.4/31'));
+    expect(inside.message).toBe(
+      `transit-a's link 10.101.0.4/31 lies inside the node network 10.101.0.0/16 at ${FILE}:${lineOf(text, 'node: {')}, which the planner divides into rack subnets`,
+    );
+  });
+
+  it("reports a transit address the plan gives a ToR's MCLAG keepalive, from the p2p pool", () => {
+    const text = edit(lab, brOne, 'address: 10.255.255.1/31, peerAddress: 10.255.255.0');
+    const errors = errorsOf(text);
+    const d = one(errors, 'transit-in-region-network');
+    expect(d.position.line).toBe(transitA(text));
+    expect(d.position.column).toBe(colOf(text, '10.255.255.1/31'));
+    expect(d.message).toBe(
+      `10.255.255.1 is already r01-tor2's MCLAG keepalive address at ${FILE}:${lineOf(text, 'name: r01-tor2')}, ` +
+        `from the p2p network 10.255.255.0/24 at ${FILE}:${lineOf(text, 'p2p:')}`,
+    );
+    expect(formatPath(d.path)).toBe('racks[0].switches[3].upstreams[0].address');
+    expect(d.hint).toMatch(/addresses the provider assigned, outside every region network/);
+    expect(errors).toHaveLength(1);
+  });
+
+  it("reports a transit address the plan gives a ToR's end of an uplink /31", () => {
+    const text = edit(lab, brOne, 'address: 10.255.255.3/31, peerAddress: 10.255.255.2');
+    const d = one(errorsOf(text), 'transit-in-region-network');
+    expect(d.message).toBe(
+      `10.255.255.3 is already r01-tor1's address on its uplink Ethernet48 to br1 at ${FILE}:${lineOf(text, 'port: Ethernet48, border: br1')}, ` +
+        `from the p2p network 10.255.255.0/24 at ${FILE}:${lineOf(text, 'p2p:')}`,
+    );
+  });
+
+  it('reports a transit link that takes a planned loopback although neither end is one', () => {
+    const text = edit(lab, brTwo, 'address: 10.255.0.6/29, peerAddress: 10.255.0.5');
+    const d = one(errorsOf(text), 'transit-in-region-network');
+    expect(d.position.line).toBe(lineOf(text, 'name: transit-b'));
+    expect(d.message).toBe(
+      `transit-b's link 10.255.0.0/29 takes 10.255.0.1, which is already r01-tor1's loopback at ${FILE}:${lineOf(text, 'name: r01-tor1')}, ` +
+        `from the loopback network 10.255.0.0/24 at ${FILE}:${lineOf(text, 'loopback:')}`,
+    );
+  });
+
+  it('reports a transit link inside the p2p pool where nothing is planned yet', () => {
+    const text = edit(lab, brOne, 'address: 10.255.255.201/31, peerAddress: 10.255.255.200');
+    const d = one(errorsOf(text), 'transit-in-region-network');
+    expect(d.position.line).toBe(transitA(text));
+    expect(d.message).toBe(
+      `transit-a's link 10.255.255.200/31 lies inside the p2p network 10.255.255.0/24 at ${FILE}:${lineOf(text, 'p2p:')}, from which the planner hands out /31 fabric links`,
+    );
+  });
+
+  it('reports a transit link inside the pod network', () => {
+    const text = edit(lab, brOne, 'address: 10.42.0.1/31, peerAddress: 10.42.0.0');
+    const d = one(errorsOf(text), 'transit-in-region-network');
+    expect(d.position.line).toBe(transitA(text));
+    expect(d.message).toBe(
+      `transit-a's link 10.42.0.0/31 lies inside the pods network 10.42.0.0/16 at ${FILE}:${lineOf(text, 'pods:')}, from which Kubernetes addresses pods`,
+    );
+  });
+
+  it("accepts a transit link numbered from the region's own public prefix", () => {
+    const result = loadText(edit(lab, brOne, 'address: 172.31.0.1/31, peerAddress: 172.31.0.0'), FILE);
+    expect(result.diagnostics.map((d) => formatDiagnostic(d))).toEqual([]);
+    expect(result.ok).toBe(true);
+  });
+
+  it('predicts every p2p and loopback address exactly as the planner hands them out', () => {
+    for (const result of [loadRegion(LAB), loadRegion(NYC1), loadText(withSecondRack(lab), FILE)]) {
+      if (!result.ok) throw new Error(result.diagnostics.map((d) => formatDiagnostic(d)).join('\n'));
+      const { plan } = planRegion(result.region, {}, { prune: false });
+      const fromPlan = plan.switches.flatMap((sw) => [
+        ...(sw.loopback ? [`${sw.loopback} ${sw.name}'s loopback`] : []),
+        ...(sw.mclag ? [`${sw.mclag.sourceIp} ${sw.name}'s MCLAG keepalive address`] : []),
+        ...sw.interfaces
+          .filter((i) => !i.peer.startsWith('transit:'))
+          .map((i) =>
+            sw.role === 'tor'
+              ? `${i.address.split('/')[0]} ${sw.name}'s address on its uplink ${i.port} to ${i.peer}`
+              : `${i.address.split('/')[0]} ${sw.name}'s address on the uplink from ${i.description}`,
+          ),
+      ]);
+      const predicted = plannedFabricAddresses(result.region.manifest);
+      const fromRule = [...predicted.p2p, ...predicted.loopback].map(
+        (c) => `${intToIp(c.address)} ${c.owner}`,
+      );
+      expect(fromRule.sort()).toEqual(fromPlan.sort());
+      expect(fromRule.length).toBeGreaterThan(10);
+    }
   });
 });
 
