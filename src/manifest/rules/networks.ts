@@ -194,7 +194,7 @@ export interface InterfaceAddress {
   readonly link: Network;
 }
 
-/** "a.b.c.d/len" as an interface address (host bits set, prefix 8–31), or undefined. */
+/** "a.b.c.d/len" as an interface address and the subnet it sits on (prefix 8–31), or undefined. */
 export function parseInterfaceAddress(text: string): InterfaceAddress | undefined {
   const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(text);
   if (!m || !isIpv4(m[1]!)) return undefined;
