@@ -1,12 +1,20 @@
 // Manifest validation: one failing manifest per rule, each asserting where the error points.
 // Manifests are built as YAML text from the shipped lab inventory so that line numbers are real;
 // expected lines are found by searching the edited text, never hard-coded.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diagnosticsJson } from '../../src/cli/output.js';
-import { formatDiagnostic, formatPath, loadRegion, type Diagnostic } from '../../src/manifest/index.js';
-import { LAB, labText, loadText, NYC1, tempDir } from '../helpers/manifest.js';
+import {
+  formatDiagnostic,
+  formatPath,
+  intToIp,
+  loadRegion,
+  type Diagnostic,
+} from '../../src/manifest/index.js';
+import { plannedFabricAddresses } from '../../src/manifest/rules/addresses.js';
+import { planRegion } from '../../src/plan/index.js';
+import { LAB, labText, loadText, NYC1, REPO, tempDir } from '../helpers/manifest.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -98,6 +106,31 @@ function codes(diagnostics: readonly Diagnostic[]): string[] {
   return diagnostics.map((d) => d.code).sort();
 }
 
+interface Expected {
+  readonly code: string;
+  readonly line: number;
+  readonly column?: number;
+  readonly message: string;
+  readonly hint?: string;
+  readonly path?: string;
+}
+
+/** The manifest is rejected with exactly one error, matching `expected` in every field it gives. */
+function expectOnlyError(text: string, expected: Expected): void {
+  const errors = errorsOf(text);
+  expect(codes(errors)).toEqual([expected.code]);
+  const d = errors[0]!;
+  const actual: Record<string, unknown> = {
+    code: d.code,
+    line: d.position.line,
+    column: d.position.column,
+    message: d.message,
+    hint: d.hint,
+    path: formatPath(d.path),
+  };
+  expect(Object.fromEntries(Object.keys(expected).map((k) => [k, actual[k]]))).toEqual(expected);
+}
+
 /** A second rack with its own ToR pair and uplinks into the lab's border routers. */
 function secondRack(name = 'r02'): string {
   return [
@@ -125,6 +158,11 @@ function withSecondRack(text: string, name = 'r02'): string {
 }
 
 const lab = labText();
+
+/** The ToRs' catalog entry, as text, to derive other models from. */
+function labModel(): string {
+  return readFileSync(join(REPO, 'inventories/hardware/edgecore-as7326-56x.yaml'), 'utf8');
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -587,9 +625,166 @@ describe('pinned addresses', () => {
 
   it('reports an upstream peer address that is our own side of the link', () => {
     const text = edit(lab, 'peerAddress: 172.30.0.0,', 'peerAddress: 172.30.0.1,');
-    const d = one(errorsOf(text), 'peer-is-self');
+    const errors = errorsOf(text);
+    const d = one(errors, 'peer-is-self');
     expect(d.position.line).toBe(lineOf(text, 'peerAddress: 172.30.0.1'));
     expect(d.message).toBe('peer 172.30.0.1 is our own address');
+    // Not also a duplicate address: the one address is named once, by the rule that explains it.
+    expect(codes(errors)).toEqual(['peer-is-self']);
+  });
+});
+
+describe('address collisions', () => {
+  const brOne = 'address: 172.30.0.1/31, peerAddress: 172.30.0.0';
+  const brTwo = 'address: 172.30.0.3/31, peerAddress: 172.30.0.2';
+  const transitA = (text: string) => lineOf(text, 'name: transit-a');
+
+  it("reports a transit address that is already another router's, naming the first", () => {
+    const text = edit(lab, brTwo, 'address: 172.30.0.1/30, peerAddress: 172.30.0.2');
+    const errors = errorsOf(text);
+    const d = one(errors, 'duplicate-address');
+    expect(d.position.line).toBe(lineOf(text, 'name: transit-b'));
+    expect(d.position.column).toBe(colOf(text, '172.30.0.1/30'));
+    expect(d.message).toBe(`172.30.0.1 is already br1's transit-a address at ${FILE}:${transitA(text)}`);
+    expect(formatPath(d.path)).toBe('racks[0].switches[4].upstreams[0].address');
+    expect(d.hint).toMatch(/an address belongs to one interface/);
+    expect(errors).toHaveLength(1);
+  });
+
+  it('reports both sides of a transit link copied from another router', () => {
+    const text = edit(lab, brTwo, brOne);
+    const dups = errorsOf(text).filter((d) => d.code === 'duplicate-address');
+    expect(dups.map((d) => [d.position.line, d.position.column, d.message])).toEqual([
+      [
+        lineOf(text, 'name: transit-b'),
+        colOf(text, '172.30.0.1/31', 1),
+        `172.30.0.1 is already br1's transit-a address at ${FILE}:${transitA(text)}`,
+      ],
+      [
+        lineOf(text, 'name: transit-b'),
+        colOf(text, '172.30.0.0,', 1),
+        `172.30.0.0 is already the peer address of br1's transit-a at ${FILE}:${transitA(text)}`,
+      ],
+    ]);
+  });
+
+  it('reports two sessions with the same peer address', () => {
+    const text = edit(lab, brTwo, 'address: 172.30.0.3/30, peerAddress: 172.30.0.0');
+    const d = one(errorsOf(text), 'duplicate-address');
+    expect(d.position.line).toBe(lineOf(text, 'name: transit-b'));
+    expect(d.position.column).toBe(colOf(text, '172.30.0.0,', 1));
+    expect(d.message).toBe(
+      `172.30.0.0 is already the peer address of br1's transit-a at ${FILE}:${transitA(text)}`,
+    );
+    expect(formatPath(d.path)).toBe('racks[0].switches[4].upstreams[0].peerAddress');
+  });
+
+  it('reports a transit address that is the bootstrap address, once', () => {
+    const text = edit(lab, brOne, 'address: 10.100.0.5/31, peerAddress: 10.100.0.4');
+    const errors = errorsOf(text);
+    expect(codes(errors)).toEqual(['duplicate-address']);
+    expect(errors[0]!.position.line).toBe(transitA(text));
+    expect(errors[0]!.message).toBe(
+      `10.100.0.5 is already the bootstrap address at ${FILE}:${lineOf(text, 'address: 10.100.0.5')}`,
+    );
+  });
+
+  it('reports a transit peer on the API VIP, and its link inside the node network', () => {
+    const text = edit(lab, brOne, 'address: 10.101.0.4/31, peerAddress: 10.101.0.5');
+    const errors = errorsOf(text);
+    expect(codes(errors)).toEqual(['duplicate-address', 'transit-in-region-network']);
+    const vip = one(errors, 'duplicate-address');
+    expect(vip.position.line).toBe(transitA(text));
+    expect(formatPath(vip.path)).toBe('racks[0].switches[3].upstreams[0].peerAddress');
+    expect(vip.message).toBe(`10.101.0.5 is already the API VIP at ${FILE}:${lineOf(text, 'apiVip:')}`);
+    const inside = one(errors, 'transit-in-region-network');
+    expect(inside.position.line).toBe(transitA(text));
+    expect(inside.position.column).toBe(colOf(text, '10.101.0.4/31'));
+    expect(inside.message).toBe(
+      `transit-a's link 10.101.0.4/31 lies inside the node network 10.101.0.0/16 at ${FILE}:${lineOf(text, 'node: {')}, which the planner divides into rack subnets`,
+    );
+  });
+
+  it("reports a transit address the plan gives a ToR's MCLAG keepalive, from the p2p pool", () => {
+    const text = edit(lab, brOne, 'address: 10.255.255.1/31, peerAddress: 10.255.255.0');
+    const errors = errorsOf(text);
+    const d = one(errors, 'transit-in-region-network');
+    expect(d.position.line).toBe(transitA(text));
+    expect(d.position.column).toBe(colOf(text, '10.255.255.1/31'));
+    expect(d.message).toBe(
+      `10.255.255.1 is already r01-tor2's MCLAG keepalive address at ${FILE}:${lineOf(text, 'name: r01-tor2')}, ` +
+        `from the p2p network 10.255.255.0/24 at ${FILE}:${lineOf(text, 'p2p:')}`,
+    );
+    expect(formatPath(d.path)).toBe('racks[0].switches[3].upstreams[0].address');
+    expect(d.hint).toMatch(/addresses the provider assigned, outside every region network/);
+    expect(errors).toHaveLength(1);
+  });
+
+  it("reports a transit address the plan gives a ToR's end of an uplink /31", () => {
+    const text = edit(lab, brOne, 'address: 10.255.255.3/31, peerAddress: 10.255.255.2');
+    const d = one(errorsOf(text), 'transit-in-region-network');
+    expect(d.message).toBe(
+      `10.255.255.3 is already r01-tor1's address on its uplink Ethernet48 to br1 at ${FILE}:${lineOf(text, 'port: Ethernet48, border: br1')}, ` +
+        `from the p2p network 10.255.255.0/24 at ${FILE}:${lineOf(text, 'p2p:')}`,
+    );
+  });
+
+  it('reports a transit link that takes a planned loopback although neither end is one', () => {
+    const text = edit(lab, brTwo, 'address: 10.255.0.6/29, peerAddress: 10.255.0.5');
+    const d = one(errorsOf(text), 'transit-in-region-network');
+    expect(d.position.line).toBe(lineOf(text, 'name: transit-b'));
+    expect(d.message).toBe(
+      `transit-b's link 10.255.0.0/29 takes 10.255.0.1, which is already r01-tor1's loopback at ${FILE}:${lineOf(text, 'name: r01-tor1')}, ` +
+        `from the loopback network 10.255.0.0/24 at ${FILE}:${lineOf(text, 'loopback:')}`,
+    );
+  });
+
+  it('reports a transit link inside the p2p pool where nothing is planned yet', () => {
+    const text = edit(lab, brOne, 'address: 10.255.255.201/31, peerAddress: 10.255.255.200');
+    const d = one(errorsOf(text), 'transit-in-region-network');
+    expect(d.position.line).toBe(transitA(text));
+    expect(d.message).toBe(
+      `transit-a's link 10.255.255.200/31 lies inside the p2p network 10.255.255.0/24 at ${FILE}:${lineOf(text, 'p2p:')}, from which the planner hands out /31 fabric links`,
+    );
+  });
+
+  it('reports a transit link inside the pod network', () => {
+    const text = edit(lab, brOne, 'address: 10.42.0.1/31, peerAddress: 10.42.0.0');
+    const d = one(errorsOf(text), 'transit-in-region-network');
+    expect(d.position.line).toBe(transitA(text));
+    expect(d.message).toBe(
+      `transit-a's link 10.42.0.0/31 lies inside the pods network 10.42.0.0/16 at ${FILE}:${lineOf(text, 'pods:')}, from which Kubernetes addresses pods`,
+    );
+  });
+
+  it("accepts a transit link numbered from the region's own public prefix", () => {
+    const result = loadText(edit(lab, brOne, 'address: 172.31.0.1/31, peerAddress: 172.31.0.0'), FILE);
+    expect(result.diagnostics.map((d) => formatDiagnostic(d))).toEqual([]);
+    expect(result.ok).toBe(true);
+  });
+
+  it('predicts every p2p and loopback address exactly as the planner hands them out', () => {
+    for (const result of [loadRegion(LAB), loadRegion(NYC1), loadText(withSecondRack(lab), FILE)]) {
+      if (!result.ok) throw new Error(result.diagnostics.map((d) => formatDiagnostic(d)).join('\n'));
+      const { plan } = planRegion(result.region, {}, { prune: false });
+      const fromPlan = plan.switches.flatMap((sw) => [
+        ...(sw.loopback ? [`${sw.loopback} ${sw.name}'s loopback`] : []),
+        ...(sw.mclag ? [`${sw.mclag.sourceIp} ${sw.name}'s MCLAG keepalive address`] : []),
+        ...sw.interfaces
+          .filter((i) => !i.peer.startsWith('transit:'))
+          .map((i) =>
+            sw.role === 'tor'
+              ? `${i.address.split('/')[0]} ${sw.name}'s address on its uplink ${i.port} to ${i.peer}`
+              : `${i.address.split('/')[0]} ${sw.name}'s address on the uplink from ${i.description}`,
+          ),
+      ]);
+      const predicted = plannedFabricAddresses(result.region.manifest);
+      const fromRule = [...predicted.p2p, ...predicted.loopback].map(
+        (c) => `${intToIp(c.address)} ${c.owner}`,
+      );
+      expect(fromRule.sort()).toEqual(fromPlan.sort());
+      expect(fromRule.length).toBeGreaterThan(10);
+    }
   });
 });
 
@@ -733,6 +928,384 @@ describe('topology', () => {
     const text = edit(lab, 'sku: lab-vm-uefi', 'sku: dell-poweredge-r650');
     const d = one(errorsOf(text), 'unknown-node-sku');
     expect(d.hint).toBe('known SKUs: lab-vm-bios, lab-vm-uefi, ocp-compute-2x25g');
+  });
+});
+
+describe('cabling', () => {
+  const thirdNic = "- mac: '52:54:00:bb:00:03'\n          - mac: '52:54:00:cc:00:03'";
+
+  it('reports a node listing more NICs than its SKU has, at its NICs', () => {
+    const text = edit(lab, "- mac: '52:54:00:bb:00:03'", thirdNic);
+    const d = one(errorsOf(text), 'nic-count');
+    expect(d.position.line).toBe(lineOf(text, "- mac: '52:54:00:aa:00:03'"));
+    expect(d.message).toBe('r01-n03 lists 3 NICs but SKU lab-vm-bios has 2');
+    expect(d.hint).toBe('list one MAC per NIC: nic0, nic1');
+    expect(formatPath(d.path)).toBe('racks[0].nodes[2].nics');
+  });
+
+  it('reports a NIC beyond the two ToRs that names no switch', () => {
+    const text = edit(lab, "- mac: '52:54:00:bb:00:03'", thirdNic);
+    const errors = errorsOf(text);
+    const d = one(errors, 'nic-not-cabled');
+    expect(d.position.line).toBe(lineOf(text, "'52:54:00:cc:00:03'"));
+    expect(d.position.column).toBe(colOf(text, "mac: '52:54:00:cc:00:03'"));
+    expect(d.message).toBe("r01-n03's nic2 has no ToR to go to");
+    expect(formatPath(d.path)).toBe('racks[0].nodes[2].nics[2]');
+    expect(codes(errors)).toEqual(['nic-count', 'nic-not-cabled']);
+  });
+
+  it('reports a NIC cabled to a switch that is not a ToR of its rack', () => {
+    const text = edit(
+      lab,
+      "- mac: '52:54:00:bb:00:03'",
+      "- { mac: '52:54:00:bb:00:03', switch: br2, port: Ethernet8 }",
+    );
+    const d = one(errorsOf(text), 'nic-not-on-tor');
+    expect(d.position.line).toBe(lineOf(text, 'switch: br2, port: Ethernet8'));
+    expect(d.position.column).toBe(colOf(text, 'br2, port: Ethernet8'));
+    expect(d.message).toBe(`r01-n03's nic1 is cabled to "br2", which is not a ToR of its rack`);
+    expect(d.hint).toBe('one of: r01-tor1, r01-tor2');
+    expect(formatPath(d.path)).toBe('racks[0].nodes[2].nics[1].switch');
+  });
+
+  it('reports each NIC of a node that has neither a slot nor ports', () => {
+    const text = dropLines(lab, 'slot: 3');
+    const errors = errorsOf(text);
+    expect(codes(errors)).toEqual(['nic-without-port', 'nic-without-port']);
+    expect(errors.map((d) => [d.position.line, formatPath(d.path), d.message])).toEqual([
+      [
+        lineOf(text, "'52:54:00:aa:00:03'"),
+        'racks[0].nodes[2].nics[0]',
+        "r01-n03's nic0 has no port and the node has no slot",
+      ],
+      [
+        lineOf(text, "'52:54:00:bb:00:03'"),
+        'racks[0].nodes[2].nics[1]',
+        "r01-n03's nic1 has no port and the node has no slot",
+      ],
+    ]);
+    expect(errors[0]!.hint).toBe('give the node a slot (cabling by convention) or the NIC a port');
+  });
+});
+
+describe('rack layout', () => {
+  const tor2 =
+    "      - { name: r01-tor2, role: tor, model: edgecore-as7326-56x, mgmtMac: '52:54:00:0a:00:02' }\n";
+
+  it('reports a rack with nodes but no ToRs at its switches', () => {
+    const text = [
+      lab.trimEnd(),
+      '  - name: r02',
+      '    switches:',
+      "      - { name: r02-mgmt, role: mgmt, model: edgecore-as4630-54te, mgmtMac: '52:54:00:0d:00:03' }",
+      '    nodes:',
+      '      - name: r02-n01',
+      '        role: worker',
+      '        sku: lab-vm-bios',
+      '        slot: 1',
+      '        nics:',
+      "          - mac: '52:54:00:aa:01:01'",
+      "          - mac: '52:54:00:bb:01:01'",
+      '',
+    ].join('\n');
+    expectOnlyError(text, {
+      code: 'rack-without-tors',
+      line: lineOf(text, 'name: r02-mgmt'),
+      message: 'rack r02 has nodes but no ToR switches',
+      hint: "add the rack's two ToRs with role: tor",
+      path: 'racks[1].switches',
+    });
+  });
+
+  it('reports a third ToR in a rack at its role', () => {
+    const third =
+      "      - { name: r01-tor3, role: tor, model: edgecore-as7326-56x, mgmtMac: '52:54:00:0a:00:04' }\n";
+    const text = edit(lab, tor2, `${tor2}${third}`);
+    const d = one(errorsOf(text), 'too-many-tors');
+    expect(d.position.line).toBe(lineOf(text, 'name: r01-tor3'));
+    expect(d.position.column).toBe(colOf(text, 'tor, model', 2));
+    expect(d.message).toBe('rack r01 has 3 ToRs');
+    expect(formatPath(d.path)).toBe('racks[0].switches[2].role');
+  });
+
+  it('reports a second management switch in a rack at its role', () => {
+    const mgmt =
+      "      - { name: r01-mgmt, role: mgmt, model: edgecore-as4630-54te, mgmtMac: '52:54:00:0a:00:03' }\n";
+    const second =
+      "      - { name: r01-mgmt2, role: mgmt, model: edgecore-as4630-54te, mgmtMac: '52:54:00:0a:00:05' }\n";
+    const text = edit(lab, mgmt, `${mgmt}${second}`);
+    expectOnlyError(text, {
+      code: 'too-many-mgmt',
+      line: lineOf(text, 'name: r01-mgmt2'),
+      column: colOf(text, 'mgmt, model', 1),
+      message: 'rack r01 has 2 management switches',
+      path: 'racks[0].switches[3].role',
+    });
+  });
+
+  it('reports a ToR without an uplink at its name', () => {
+    const text = dropLines(lab, 'switch: r01-tor2');
+    expectOnlyError(text, {
+      code: 'tor-without-uplink',
+      line: lineOf(text, 'name: r01-tor2'),
+      column: colOf(text, 'r01-tor2'),
+      message: 'ToR r01-tor2 has no uplink to a border router',
+      hint: 'add an entry under racks[0].uplinks',
+    });
+  });
+
+  it('reports an uplink from a switch that is not a ToR of the rack', () => {
+    const text = edit(lab, '{ switch: r01-tor1, port: Ethernet48,', '{ switch: r01-mgmt, port: Ethernet48,');
+    expectOnlyError(text, {
+      code: 'uplink-not-from-tor',
+      line: lineOf(text, 'switch: r01-mgmt'),
+      column: colOf(text, 'r01-mgmt, port'),
+      message: 'uplink from "r01-mgmt", which is not a ToR of rack r01',
+      hint: 'one of: r01-tor1, r01-tor2',
+      path: 'racks[0].uplinks[0].switch',
+    });
+  });
+
+  it('reports an uplink to a switch that is not a border router', () => {
+    const text = edit(lab, 'border: br2, borderPort: Ethernet64', 'border: r01-tor2, borderPort: Ethernet64');
+    expectOnlyError(text, {
+      code: 'uplink-not-to-border',
+      line: lineOf(text, 'border: r01-tor2'),
+      column: colOf(text, 'r01-tor2, borderPort'),
+      message: 'uplink to "r01-tor2", which is not a border router',
+      hint: 'one of: br1, br2',
+      path: 'racks[0].uplinks[1].border',
+    });
+  });
+
+  it('reports transit upstreams on a ToR', () => {
+    const session =
+      '{ name: transit-c, port: Ethernet56, address: 172.30.0.5/31, peerAddress: 172.30.0.4, peerAsn: 64992 }';
+    const text = edit(
+      lab,
+      "mgmtMac: '52:54:00:0a:00:01' }",
+      `mgmtMac: '52:54:00:0a:00:01', upstreams: [${session}] }`,
+    );
+    expectOnlyError(text, {
+      code: 'upstream-not-on-border',
+      line: lineOf(text, 'name: transit-c'),
+      column: colOf(text, '[{ name: transit-c'),
+      message: 'r01-tor1 is a tor switch but has transit upstreams',
+      hint: 'transit sessions belong on border routers',
+      path: 'racks[0].switches[0].upstreams',
+    });
+  });
+
+  it('reports two transit sessions of one router with the same name, naming the first', () => {
+    const first =
+      '          - { name: transit-a, port: Ethernet0, address: 172.30.0.1/31, peerAddress: 172.30.0.0, peerAsn: 64990 }\n';
+    const second =
+      '          - { name: transit-a, port: Ethernet4, address: 172.30.0.5/31, peerAddress: 172.30.0.4, peerAsn: 64992 }\n';
+    const text = edit(lab, first, `${first}${second}`);
+    expectOnlyError(text, {
+      code: 'duplicate-upstream-name',
+      line: lineOf(text, 'name: transit-a', 1),
+      column: colOf(text, 'transit-a, port: Ethernet4'),
+      message: `upstream "transit-a" is already defined on br1 at ${FILE}:${lineOf(text, 'name: transit-a')}`,
+      path: 'racks[0].switches[3].upstreams[1].name',
+    });
+  });
+});
+
+describe('addresses and keys', () => {
+  it('reports a nameserver that is not an IPv4 address', () => {
+    const text = edit(lab, 'nameservers: [10.100.0.5]', 'nameservers: [10.100.0.256]');
+    expectOnlyError(text, {
+      code: 'invalid-address',
+      line: lineOf(text, 'nameservers:'),
+      column: colOf(text, '10.100.0.256'),
+      message: '"10.100.0.256" is not an IPv4 address',
+      path: 'os.nameservers[0]',
+    });
+  });
+
+  it('reports a transit address without its prefix length', () => {
+    const text = edit(lab, 'address: 172.30.0.1/31,', 'address: 172.30.0.1,');
+    expectOnlyError(text, {
+      code: 'invalid-interface-address',
+      line: lineOf(text, 'address: 172.30.0.1,'),
+      column: colOf(text, '172.30.0.1,'),
+      message: '"172.30.0.1" is not an interface address with prefix length',
+      hint: 'write our side of the link as a.b.c.d/len, e.g. 198.51.100.1/31',
+      path: 'racks[0].switches[3].upstreams[0].address',
+    });
+  });
+
+  it('reports an authorised SSH key that is not an OpenSSH public key', () => {
+    const text = edit(
+      lab,
+      'profile: lab-debian\n',
+      "profile: lab-debian\n  sshAuthorizedKeys: ['ssh-ed25519']\n",
+    );
+    expectOnlyError(text, {
+      code: 'invalid-ssh-key',
+      line: lineOf(text, 'sshAuthorizedKeys:'),
+      column: colOf(text, "'ssh-ed25519'"),
+      message: 'not an OpenSSH public key',
+      path: 'os.sshAuthorizedKeys[0]',
+    });
+  });
+});
+
+describe('OS profile', () => {
+  it('reports a custom profile without an image or an installer at the os section', () => {
+    const text = edit(lab, 'profile: lab-debian', 'profile: custom');
+    const errors = errorsOf(text);
+    expect(codes(errors)).toEqual(['missing-image', 'missing-installer']);
+    const image = one(errors, 'missing-image');
+    expect(image.position.line).toBe(lineOf(text, 'profile: custom'));
+    expect(image.position.column).toBe(colOf(text, 'profile: custom'));
+    expect(image.message).toBe('os.image is required with the custom profile');
+    const installer = one(errors, 'missing-installer');
+    expect(installer.position.line).toBe(lineOf(text, 'profile: custom'));
+    expect(installer.hint).toBe('give installer.kernel and installer.initrd (URLs or paths)');
+  });
+
+  it('warns, without failing, when a custom profile authorises no SSH keys', () => {
+    const text = edit(
+      lab,
+      'profile: lab-debian\n',
+      [
+        'profile: custom',
+        `  image: { source: 'https://images.example.test/debian.raw.gz', sha256: '${'0'.repeat(64)}' }`,
+        "  installer: { kernel: 'https://images.example.test/vmlinuz', initrd: 'https://images.example.test/initrd.img' }",
+        '',
+      ].join('\n'),
+    );
+    const result = loadText(text, FILE);
+    expect(result.ok).toBe(true);
+    expect(result.diagnostics).toHaveLength(1);
+    const d = one(result.diagnostics, 'no-ssh-keys');
+    expect(d.severity).toBe('warning');
+    expect(d.position.line).toBe(lineOf(text, 'profile: custom'));
+    expect(d.message).toBe('no SSH keys are authorised on the nodes');
+  });
+});
+
+describe('hardware catalog', () => {
+  /** Writes lab.yaml with an extra catalog folder `hw` holding `files`, and loads it. */
+  function withCatalog(files: Record<string, string>, change: (t: string) => string = (t) => t) {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'hw'));
+    for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, 'hw', name), content);
+    const text = change(edit(lab, '\nracks:\n', '\nhardware: [hw]\n\nracks:\n'));
+    const file = join(dir, FILE);
+    writeFileSync(file, text);
+    return { result: loadRegion(file), text };
+  }
+
+  it('reports a catalog file that is not valid YAML at its line', () => {
+    const broken = 'kind: NodeSku\nname: broken\nname: again\n';
+    const { result } = withCatalog({ 'broken.yaml': broken });
+    expect(result.ok).toBe(false);
+    const d = one(result.diagnostics, 'catalog-yaml');
+    expect(d.position.file).toMatch(/hw\/broken\.yaml$/);
+    expect(d.position.line).toBe(lineOf(broken, 'name: again'));
+    expect(d.message).toMatch(/^YAML syntax error: /);
+    expect(result.diagnostics).toHaveLength(1);
+  });
+
+  it('reports a catalog entry that breaks the catalog schema at its field', () => {
+    const sku = [
+      'kind: NodeSku',
+      'name: bad-sku',
+      'vendor: Example',
+      'firmware: efi',
+      'disk: /dev/sda',
+      'nics:',
+      '  - { name: nic0, speed: 25000 }',
+      '',
+    ].join('\n');
+    const { result } = withCatalog({ 'bad-sku.yaml': sku });
+    expect(result.ok).toBe(false);
+    const d = one(result.diagnostics, 'catalog-schema');
+    expect(d.position.file).toMatch(/hw\/bad-sku\.yaml$/);
+    expect(d.position.line).toBe(lineOf(sku, 'firmware: efi'));
+    expect(d.position.column).toBe(colOf(sku, 'efi'));
+    expect(d.message).toMatch(/^catalog entry bad-sku\.yaml: /);
+    expect(formatPath(d.path)).toBe('firmware');
+    expect(result.diagnostics).toHaveLength(1);
+  });
+
+  it('reports a ToR whose model names no MCLAG peer-link ports, at its model', () => {
+    const model = dropLines(
+      edit(labModel(), 'name: edgecore-as7326-56x', 'name: tor-without-peer-link'),
+      'peerLinkPorts',
+    );
+    const { result, text } = withCatalog({ 'tor-without-peer-link.yaml': model }, (t) =>
+      edit(
+        t,
+        '{ name: r01-tor1, role: tor, model: edgecore-as7326-56x',
+        '{ name: r01-tor1, role: tor, model: tor-without-peer-link',
+      ),
+    );
+    expect(result.ok).toBe(false);
+    const d = one(result.diagnostics, 'no-peer-link');
+    expect(d.position.line).toBe(lineOf(text, 'name: r01-tor1'));
+    expect(d.position.column).toBe(colOf(text, 'tor-without-peer-link'));
+    expect(d.message).toBe('tor-without-peer-link names no MCLAG peer-link ports');
+    expect(d.hint).toBe('set peerLinkPorts in the hardware catalog');
+    expect(codes(result.diagnostics)).toEqual(['no-peer-link']);
+  });
+});
+
+describe('schema: limits and formats', () => {
+  it('reports a number below its minimum at the value', () => {
+    const text = edit(lab, 'httpPort: 8080', 'httpPort: 0');
+    const errors = errorsOf(text);
+    const d = one(errors, 'schema-too_small');
+    expect(d.position.line).toBe(lineOf(text, 'httpPort: 0'));
+    expect(d.position.column).toBe(colOf(text, 'httpPort: 0') + 'httpPort: '.length);
+    expect(d.message).toMatch(/^bootstrap\.httpPort: /);
+    expect(errors).toHaveLength(1);
+  });
+
+  it('reports a number above its maximum at the value', () => {
+    const text = edit(lab, 'httpPort: 8080', 'httpPort: 70000');
+    const errors = errorsOf(text);
+    const d = one(errors, 'schema-too_big');
+    expect(d.position.line).toBe(lineOf(text, 'httpPort: 70000'));
+    expect(d.message).toMatch(/^bootstrap\.httpPort: /);
+    expect(errors).toHaveLength(1);
+  });
+
+  it('reports a name that is not a DNS label at the value', () => {
+    const text = edit(lab, '- name: r01-n03', '- name: R01-N03');
+    const errors = errorsOf(text);
+    const d = one(errors, 'schema-invalid_format');
+    expect(d.position.line).toBe(lineOf(text, 'name: R01-N03'));
+    expect(d.position.column).toBe(colOf(text, 'R01-N03'));
+    expect(d.message).toBe('racks[0].nodes[2].name must be a DNS label: lower-case letters, digits and "-"');
+    expect(errors).toHaveLength(1);
+  });
+
+  it('reports an ASN that is neither a number nor a string at the value', () => {
+    const text = edit(lab, 'peerAsn: 64990', 'peerAsn: true');
+    const errors = errorsOf(text);
+    const d = one(errors, 'schema-invalid_union');
+    expect(d.position.line).toBe(lineOf(text, 'peerAsn: true'));
+    expect(d.position.column).toBe(colOf(text, 'true'));
+    expect(formatPath(d.path)).toBe('racks[0].switches[3].upstreams[0].peerAsn');
+    expect(errors).toHaveLength(1);
+  });
+});
+
+describe('unreadable manifest paths', () => {
+  it('reports a manifest path the system cannot read as one diagnostic on line 1', () => {
+    const file = join(tempDir(), `${'a'.repeat(300)}.yaml`);
+    const result = loadRegion(file);
+    expect(result.ok).toBe(false);
+    expect(result.diagnostics).toHaveLength(1);
+    expect(result.diagnostics[0]).toMatchObject({
+      code: 'unreadable',
+      position: { file, line: 1, column: 1 },
+    });
+    expect(result.diagnostics[0]!.message).toMatch(/^cannot read the manifest: ENAMETOOLONG/);
   });
 });
 

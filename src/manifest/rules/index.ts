@@ -1,6 +1,7 @@
 // Every semantic rule, in the order their errors are most useful to read.
 import { cabling, fabric, knownHardware, pairs } from './topology.js';
 import { controlPlane, fileRefs, osProfile } from './cluster.js';
+import { addresses } from './addresses.js';
 import type { Rule } from './context.js';
 import { asns, networkFormats, sshKeys } from './formats.js';
 import { macs, portsCabledOnce, renames, uniqueNames } from './identity.js';
@@ -16,6 +17,7 @@ export const rules: readonly Rule[] = [
   networksDisjoint,
   networksFit,
   pinnedAddresses,
+  addresses,
   vlans,
   knownHardware,
   pairs,

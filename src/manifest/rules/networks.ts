@@ -1,18 +1,19 @@
 // Networks: they parse, do not overlap, fit the racks and nodes, and hold the pinned addresses.
 import type { Path } from '../diagnostics.js';
 import { isReservedOffset, prefixFor, rackHostCapacity } from '../layout.js';
-import { contains, ipToInt, isIpv4, overlaps, parseCidr, type Network } from '../net.js';
+import { contains, ipToInt, isIpv4, makeNetwork, overlaps, parseCidr, type Network } from '../net.js';
 import type { Manifest } from '../schema.js';
 import type { Rule } from './context.js';
 
-interface Named {
+export interface NamedNetwork {
   readonly label: string;
   readonly path: Path;
   readonly net: Network;
 }
 
-function regionNetworks(n: Manifest['networks']): Named[] {
-  const out: Named[] = [];
+/** Every network the manifest declares, in manifest order; unparsable ones are left out. */
+export function regionNetworks(n: Manifest['networks']): NamedNetwork[] {
+  const out: NamedNetwork[] = [];
   const add = (label: string, path: Path, text: string): void => {
     const parsed = parseCidr(text);
     if (parsed.ok) out.push({ label, path, net: parsed.network });
@@ -162,21 +163,18 @@ export const pinnedAddresses: Rule = (ctx) => {
   m.racks.forEach((rack, r) =>
     rack.switches.forEach((sw, s) =>
       sw.upstreams?.forEach((up, u) => {
-        const local = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(up.address);
-        const host = local?.[1];
-        const linkNet =
-          local && host && isIpv4(host) ? networkAround(ipToInt(host), Number(local[2])) : undefined;
-        if (linkNet && isIpv4(up.peerAddress)) {
+        const local = parseInterfaceAddress(up.address);
+        if (local && isIpv4(up.peerAddress)) {
           const peer = ipToInt(up.peerAddress);
           const path = ['racks', r, 'switches', s, 'upstreams', u, 'peerAddress'];
-          if (!contains(linkNet, peer)) {
+          if (!contains(local.link, peer)) {
             ctx.error(
               path,
               'peer-outside-link',
               `peer ${up.peerAddress} is not on the link ${up.address}`,
               `the provider's address is in the same subnet as ${up.address}`,
             );
-          } else if (peer === ipToInt(host!)) {
+          } else if (peer === local.address) {
             ctx.error(
               path,
               'peer-is-self',
@@ -190,10 +188,24 @@ export const pinnedAddresses: Rule = (ctx) => {
   );
 };
 
+export interface InterfaceAddress {
+  readonly address: number;
+  /** The subnet the interface sits on. */
+  readonly link: Network;
+}
+
+/** "a.b.c.d/len" as an interface address and the subnet it sits on (prefix 8–31), or undefined. */
+export function parseInterfaceAddress(text: string): InterfaceAddress | undefined {
+  const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(text);
+  if (!m || !isIpv4(m[1]!)) return undefined;
+  const address = ipToInt(m[1]!);
+  const link = networkAround(address, Number(m[2]));
+  return link ? { address, link } : undefined;
+}
+
 function networkAround(ip: number, prefix: number): Network | undefined {
   if (prefix < 8 || prefix > 31) return undefined;
-  const base = (ip & (~0 << (32 - prefix))) >>> 0;
-  return { cidr: '' as Network['cidr'], base, prefix, size: 2 ** (32 - prefix) };
+  return makeNetwork((ip & (~0 << (32 - prefix))) >>> 0, prefix);
 }
 
 /** VLAN 1 is the switches' default VLAN and 4094 carries the MCLAG keepalive. */
