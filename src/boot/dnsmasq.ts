@@ -23,6 +23,9 @@ export function parseDnsmasqLine(line: string): DnsmasqEvent {
     line,
   );
   if (m) return { kind: 'ignored', mac: parseMac(m[1]!) ?? m[1]! };
+  // In proxy-DHCP mode the same refusal reads "PXE(br0) <mac> proxy-ignored".
+  m = /PXE\([^)]*\) ([0-9a-f:]{17}) proxy-ignored/i.exec(line);
+  if (m) return { kind: 'ignored', mac: parseMac(m[1]!) ?? m[1]! };
   m = /sent (\S+) to (\d+\.\d+\.\d+\.\d+)/.exec(line);
   if (m && line.includes('tftp')) return { kind: 'tftp', file: m[1]!, to: m[2]! };
   return { kind: 'log', line };

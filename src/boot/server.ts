@@ -55,6 +55,12 @@ export interface BootServerOptions {
   readonly artifacts: BootArtifacts;
   /** Check that per-node requests come from the node's reserved address (off in proxy-DHCP mode). */
   readonly checkSource: boolean;
+  /**
+   * Also answer per-node requests from 127.0.0.1, whatever the reservation. Only for a server that
+   * listens on loopback alone and is loaded by a local generator (bench/boot.bench.mjs); never for
+   * `pxe serve`, where it would hand every node's seed to any process on the bootstrap host.
+   */
+  readonly trustLoopback?: boolean;
   readonly onEvent: (event: BootEvent) => void;
 }
 
@@ -87,7 +93,8 @@ export function createBootServer(o: BootServerOptions): Server {
     o.onEvent({ kind: 'node', node, state, text: describeState(state) });
 
   const checkFrom = (from: string, expected: string | undefined, who: string): void => {
-    if (o.checkSource && expected !== undefined && from !== expected && from !== '127.0.0.1') {
+    const trusted = o.trustLoopback === true && from === '127.0.0.1';
+    if (o.checkSource && expected !== undefined && from !== expected && !trusted) {
       throw new Refusal(403, `${who} is reserved for ${expected}, not ${from}`);
     }
   };

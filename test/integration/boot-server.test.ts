@@ -1,5 +1,6 @@
-// The boot server over real HTTP on loopback. Requests from 127.0.0.2 stand for a host that is not
-// the node's reserved address.
+// The boot server over real HTTP on loopback, with trustLoopback as the bench runs it: requests
+// from 127.0.0.1 stand for the node, from 127.0.0.2 for a host that is not the node's reserved
+// address. Without trustLoopback, from real reserved addresses: boot-source.test.ts.
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -76,6 +77,7 @@ describe('boot server', () => {
       },
     },
     checkSource: true,
+    trustLoopback: true,
     onEvent: (e) => events.push(e),
   });
   const n2 = plan.nodes.find((n) => n.name === 'r01-n02')!;

@@ -1,10 +1,11 @@
 // region render / region diff as an SRE runs them: the built CLI, real files, real exit codes.
+import { execa } from 'execa';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dump, load } from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { civostack } from '../helpers/cli.js';
-import { labText, tempDir, type LabManifest } from '../helpers/manifest.js';
+import { labText, REPO, tempDir, type LabManifest } from '../helpers/manifest.js';
 
 interface DiffJson {
   changed: boolean;
@@ -176,5 +177,68 @@ describe('civostack region diff', () => {
     const bad = join(ws.dir, 'bad.yaml');
     writeFileSync(bad, 'apiVersion: nope\n');
     expect((await civostack(['region', 'diff', bad, '--against', baseline])).exitCode).toBe(1);
+  });
+});
+
+describe('civostack region diff colour', () => {
+  const ESC = String.fromCharCode(27);
+  const paint = (code: string, text: string) => `${ESC}[${code}m${text}${ESC}[0m`;
+  const added = '+dhcp-host=52:54:00:aa:00:99,52:54:00:bb:00:02,set:node,10.100.0.11,r01-n02';
+  const removed = '-dhcp-host=52:54:00:aa:00:02,52:54:00:bb:00:02,set:node,10.100.0.11,r01-n02';
+  // Only what a login shell would have: no NO_COLOR or TERM=dumb leaking in from the test runner.
+  const env = (extra: Record<string, string> = {}) => ({
+    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+    TERM: 'xterm-256color',
+    ...extra,
+  });
+  let args: string[];
+  beforeAll(async () => {
+    const ws = workspace();
+    const baseline = join(ws.dir, 'baseline');
+    expect((await civostack(['region', 'render', ws.manifest, '--out', baseline])).exitCode).toBe(0);
+    ws.write((m) => {
+      m.racks[0].nodes[1].nics[0].mac = '52:54:00:aa:00:99';
+    });
+    args = [join(REPO, 'bin/civostack'), 'region', 'diff', ws.manifest, '--against', baseline];
+  });
+
+  /** The built CLI with a terminal on stdout and stderr: util-linux `script` gives it a pty. */
+  async function inTerminal(extra: Record<string, string> = {}) {
+    const command = ['node', ...args].map((a) => `'${a}'`).join(' ');
+    const r = await execa('script', ['-qec', command, '/dev/null'], {
+      extendEnv: false,
+      env: env(extra),
+      reject: false,
+    });
+    return { exitCode: r.exitCode, lines: String(r.stdout).split(/\r?\n/) };
+  }
+
+  it('paints added lines green, removed red, hunks cyan and headers bold in a terminal', async () => {
+    const { exitCode, lines } = await inTerminal();
+    expect(exitCode).toBe(2);
+    expect(lines).toContain(paint('32', added));
+    expect(lines).toContain(paint('31', removed));
+    expect(lines).toContain(paint('1', '=== boot (2 files)'));
+    expect(lines).toContain(paint('1', '--- a/boot/dnsmasq.conf'));
+    expect(
+      lines.filter((l) => l.startsWith(`${ESC}[36m@@ `) && l.endsWith(`@@${ESC}[0m`)).length,
+    ).toBeGreaterThan(0);
+    // No change line is left unpainted.
+    expect(lines.filter((l) => /^[+-]/.test(l))).toEqual([]);
+  });
+
+  it('stays plain with NO_COLOR in a terminal, and in a pipe, with the same text', async () => {
+    const strip = (l: string) => l.replace(new RegExp(`${ESC}\\[\\d+m`, 'g'), '');
+    const coloured = (await inTerminal()).lines.map(strip);
+    const noColor = await inTerminal({ NO_COLOR: '1' });
+    const piped = await execa('node', args, { extendEnv: false, env: env(), reject: false });
+    expect(piped.exitCode).toBe(2);
+    for (const text of [noColor.lines.join('\n'), String(piped.stdout)]) {
+      expect(text.includes(ESC)).toBe(false);
+      expect(text.split('\n')).toContain(added);
+      expect(text.split('\n')).toContain(removed);
+    }
+    expect(noColor.lines).toEqual(coloured);
+    expect(String(piped.stdout)).toBe(coloured.join('\n').trimEnd());
   });
 });

@@ -2,68 +2,19 @@
 // client (busybox udhcpc) with a node's MAC gets its reserved address, an unknown MAC gets none
 // and is listed, proxy-DHCP hands out no address, and SIGTERM leaves no process or port behind.
 import { execa } from 'execa';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootRuntime } from '../../src/boot/index.js';
 import { civostack } from '../helpers/cli.js';
-import { labWith, REPO, tempDir } from '../helpers/manifest.js';
+import { tempDir } from '../helpers/manifest.js';
+import { inNs } from '../helpers/netns.js';
+import { customOsManifest, pxeServe } from '../helpers/pxe-serve.js';
 
 const id = `${process.pid % 10000}`;
 const SRV = `civo-t-srv${id}`;
 const CLI = `civo-t-cli${id}`;
 const ip = (...args: string[]) => execa('ip', args);
-const inNs = (ns: string, cmd: string, args: string[], opts: { reject?: boolean } = {}) =>
-  execa('ip', ['netns', 'exec', ns, cmd, ...args], { reject: opts.reject ?? true, timeout: 30_000 });
-
-function manifest(): string {
-  const file = labWith((m) => {
-    m.os = {
-      profile: 'custom',
-      image: { source: 'os.raw.gz', sha256: 'a'.repeat(64), rootPartition: 1 },
-      installer: { kernel: 'vmlinuz', initrd: 'initrd.img' },
-      sshAuthorizedKeys: [
-        'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGNpdm9zdGFjay10ZXN0LWtleS1ub3QtZm9yLXVzZQ sre@test',
-      ],
-    };
-  });
-  const dir = join(file, '..');
-  for (const f of ['os.raw.gz', 'vmlinuz', 'initrd.img']) writeFileSync(join(dir, f), `${f}\n`);
-  return file;
-}
-
-async function serve(file: string, state: string, extra: string[] = []) {
-  let out = '';
-  const proc = execa(
-    'ip',
-    [
-      'netns',
-      'exec',
-      SRV,
-      'node',
-      join(REPO, 'bin/civostack'),
-      'pxe',
-      'serve',
-      file,
-      '--state-dir',
-      state,
-      '--no-dns',
-      ...extra,
-    ],
-    {
-      reject: false,
-      env: { NO_COLOR: '1' },
-      all: true,
-    },
-  );
-  proc.all?.on('data', (d: Buffer) => (out += d.toString()));
-  const deadline = Date.now() + 20_000;
-  while (!out.includes('boot server on')) {
-    if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`pxe serve did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { proc, out: () => out };
-}
 
 async function udhcpc(): Promise<{ ok: boolean; output: string }> {
   const r = await inNs(
@@ -99,9 +50,9 @@ describe('civostack pxe serve (real dnsmasq, network namespaces)', () => {
   });
 
   it('leases reserved addresses only, lists unknown MACs, and stops cleanly on SIGTERM', async () => {
-    const file = manifest();
+    const file = customOsManifest();
     const state = join(tempDir(), 'state');
-    const { proc, out } = await serve(file, state);
+    const { proc, out } = await pxeServe(SRV, file, state);
     try {
       // A MAC the manifest does not know: no address, and it is listed.
       await inNs(CLI, 'ip', ['link', 'set', 'vc', 'address', '52:54:00:ff:00:01']);
@@ -159,16 +110,16 @@ describe('civostack pxe serve (real dnsmasq, network namespaces)', () => {
   });
 
   it('starts again after being killed outright, taking over from the dnsmasq it left behind', async () => {
-    const file = manifest();
+    const file = customOsManifest();
     const state = join(tempDir(), 'state');
-    const first = await serve(file, state);
+    const first = await pxeServe(SRV, file, state);
     first.proc.kill('SIGKILL');
     await first.proc;
     // SIGKILL skips every cleanup: dnsmasq (its own process group) is still running.
     expect(String((await execa('pgrep', ['-f', `conf-file=${state}`], { reject: false })).stdout)).not.toBe(
       '',
     );
-    const second = await serve(file, state);
+    const second = await pxeServe(SRV, file, state);
     try {
       await inNs(CLI, 'ip', ['link', 'set', 'vc', 'address', '52:54:00:aa:00:03']);
       const r = await udhcpc();
@@ -181,10 +132,10 @@ describe('civostack pxe serve (real dnsmasq, network namespaces)', () => {
     expect(String((await execa('pgrep', ['-f', `conf-file=${state}`], { reject: false })).stdout)).toBe('');
   });
 
-  it('in proxy-DHCP mode gives boot options but never an address', async () => {
-    const file = manifest();
+  it('in proxy-DHCP mode never leases an address (its boot answers: pxe-proxy.test.ts)', async () => {
+    const file = customOsManifest();
     const state = join(tempDir(), 'state');
-    const { proc, out } = await serve(file, state, ['--dhcp', 'proxy']);
+    const { proc, out } = await pxeServe(SRV, file, state, ['--dhcp', 'proxy']);
     try {
       await inNs(CLI, 'ip', ['link', 'set', 'vc', 'address', '52:54:00:aa:00:02']);
       const r = await udhcpc();

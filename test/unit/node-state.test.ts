@@ -60,7 +60,7 @@ describe('node states', () => {
 });
 
 describe('dnsmasq log lines', () => {
-  it('reads leases, ignored MACs and TFTP sends', () => {
+  it('reads leases, ignored MACs (proxy-DHCP too) and TFTP sends', () => {
     expect(parseDnsmasqLine('dnsmasq-dhcp[812]: DHCPACK(br0) 10.100.0.10 52:54:00:aa:00:01 r01-n01')).toEqual(
       {
         kind: 'ack',
@@ -72,6 +72,12 @@ describe('dnsmasq log lines', () => {
     expect(parseDnsmasqLine('dnsmasq-dhcp[812]: DHCPDISCOVER(vs) 52:54:00:ff:00:01 ignored')).toEqual({
       kind: 'ignored',
       mac: '52:54:00:ff:00:01',
+    });
+    expect(
+      parseDnsmasqLine('dnsmasq-dhcp[812]: 2703958847 PXE(br0) 52:54:00:ff:00:09 proxy-ignored'),
+    ).toEqual({
+      kind: 'ignored',
+      mac: '52:54:00:ff:00:09',
     });
     expect(parseDnsmasqLine('dnsmasq-tftp[812]: sent /tmp/t/ipxe.efi to 10.100.0.10')).toEqual({
       kind: 'tftp',
