@@ -126,13 +126,16 @@ describe('lab: power-on to SSH', () => {
               '-o',
               'ConnectTimeout=10',
               `root@${address}`,
-              'hostname',
+              'hostname; findmnt -bno SIZE /',
             ],
             { reject: false },
           );
         const ok = await ssh(known);
         expect(ok.exitCode, String(ok.stderr)).toBe(0);
-        expect(String(ok.stdout).trim()).toBe(name);
+        const [hostname, rootBytes] = String(ok.stdout).trim().split('\n');
+        expect(hostname).toBe(name);
+        // The 1 GiB image's root was grown to the node's 10 GiB disk on first boot.
+        expect(Number(rootBytes)).toBeGreaterThan(8 * 1024 ** 3);
         const wrong = join(state, `known_hosts.wrong.${name}`);
         writeFileSync(
           wrong,
