@@ -169,7 +169,6 @@ try {
     ].join('\n'),
   );
   const ansible = async (hosts) => {
-    // copy creates the dest's parent only for directories: make it first in the same play.
     writeFileSync(
       join(ansibleDir, 'inventory.ini'),
       hosts.map((h) => `${h.name} ansible_host=${h.address}`).join('\n') + '\n',
