@@ -78,11 +78,10 @@ export async function destroySshFleet(prefix: string): Promise<void> {
     const left = await links();
     if (left.length === 0) return;
     if (i % 10 === 0) {
-      writeFileSync(
-        join(tmpdir(), `${prefix}-links.batch`),
-        left.map((l) => `link del ${l}`).join('\n') + '\n',
-      );
-      await run('ip', ['-force', '-batch', join(tmpdir(), `${prefix}-links.batch`)]).catch(() => undefined);
+      const batch = join(tmpdir(), `${prefix}-links.batch`);
+      writeFileSync(batch, left.map((l) => `link del ${l}`).join('\n') + '\n');
+      await run('ip', ['-force', '-batch', batch]).catch(() => undefined);
+      rmSync(batch, { force: true });
     }
     await sleep(100);
   }
