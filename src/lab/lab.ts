@@ -2,7 +2,7 @@
 // QEMU machine per node, watched from power-on to an SSH login whose host key the installer
 // reported. `labUp` is idempotent (what runs is kept); `labDown` removes every trace.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,7 @@ import {
 import { UserError } from '../errors.js';
 import { intToIp, ipToInt } from '../manifest/index.js';
 import type { NodePlan, Plan } from '../plan/index.js';
-import { sshExec } from '../remote/index.js';
+import { SshHost } from '../remote/index.js';
 import { sshPrivateKeyPath, type StateDir } from '../state/index.js';
 import { labArtifacts } from './artifacts.js';
 import {
@@ -404,16 +404,18 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
       ) {
         lastTry.set(node.name, Date.now());
         try {
-          const r = await sshExec(
-            {
-              host: node.provisioning.address,
-              username: 'root',
-              privateKeyFile: keyFile,
-              knownHostKeys: s.hostKeys,
-              timeoutMs: 8000,
-            },
-            READY_CHECK,
-          );
+          const host = new SshHost({
+            name: node.name,
+            address: node.provisioning.address,
+            username: 'root',
+            privateKey: readFileSync(keyFile),
+            knownHostKeys: s.hostKeys,
+            readyTimeoutMs: 8000,
+            connectAttempts: 1,
+          });
+          const r = await host
+            .exec(['sh', '-c', READY_CHECK], { allowFailure: true })
+            .finally(() => void host.close());
           const id = r.code === 0 ? (JSON.parse(r.stdout) as { node?: string }).node : undefined;
           if (id === node.name) store.apply(node.name, { kind: 'ssh-ready' });
         } catch {
