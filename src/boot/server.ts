@@ -55,6 +55,11 @@ export interface BootServerOptions {
   readonly artifacts: BootArtifacts;
   /** Check that per-node requests come from the node's reserved address (off in proxy-DHCP mode). */
   readonly checkSource: boolean;
+  /**
+   * Behind the nginx front (on loopback): a request from 127.0.0.1 carrying X-Real-IP is from that
+   * address. Loopback is trusted anyway, so a local process gains nothing by setting it.
+   */
+  readonly behindFront?: boolean;
   readonly onEvent: (event: BootEvent) => void;
 }
 
@@ -215,7 +220,12 @@ export function createBootServer(o: BootServerOptions): Server {
   };
 
   return createServer((req, res) => {
-    const from = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const peer = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const forwarded = req.headers['x-real-ip'];
+    const from =
+      o.behindFront && peer === '127.0.0.1' && typeof forwarded === 'string' && forwarded !== ''
+        ? forwarded
+        : peer;
     handle(req, res, from).catch((err: unknown) => {
       const status = err instanceof Refusal ? err.status : 500;
       const reason = err instanceof Error ? err.message : String(err);
@@ -235,6 +245,37 @@ export function createBootServer(o: BootServerOptions): Server {
       }
     });
   });
+}
+
+/**
+ * Records a per-MAC script the nginx front answered (from its log), as the server records one it
+ * answers itself: a node's fetch moves its state, an unknown MAC is listed, a refusal is reported.
+ */
+export function ipxeRecorder(o: Pick<BootServerOptions, 'plan' | 'store' | 'onEvent'>) {
+  const nodesByMac = new Map<string, NodePlan>();
+  for (const n of o.plan.nodes) for (const nic of n.nics) nodesByMac.set(nic.mac, n);
+  return (f: { from: string; status: number; path: string }): void => {
+    const m = /^\/ipxe\/([0-9a-f]{2}(?:-[0-9a-f]{2}){5})\.ipxe$/.exec(f.path);
+    if (!m) return;
+    const mac = m[1]!.replaceAll('-', ':') as Mac;
+    const node = nodesByMac.get(mac);
+    if (node && f.status === 200) {
+      const state = o.store.apply(node.name, { kind: 'ipxe', mac, address: f.from });
+      o.onEvent({ kind: 'node', node: node.name, state, text: describeState(state) });
+    } else if (!node && f.status === 404) {
+      o.store.sawUnknown(mac, 'http', f.from);
+      o.onEvent({ kind: 'unknown-mac', mac, from: f.from });
+    } else if (node && f.status === 403) {
+      o.onEvent({
+        kind: 'refused',
+        status: 403,
+        method: 'GET',
+        path: f.path,
+        from: f.from,
+        reason: `${node.name} is reserved for ${node.provisioning.address}, not ${f.from}`,
+      });
+    }
+  };
 }
 
 function installEnv(o: BootServerOptions, node: NodePlan, q: string): string {

@@ -404,5 +404,6 @@ export async function labDown(plan: Plan, state: StateDir, onEvent: (e: LabEvent
   rmSync(join(state.path, 'nodes.json'), { force: true });
   rmSync(bootRuntime(state).dir, { recursive: true, force: true });
   rmSync(bootRuntime(state).tftpRoot, { recursive: true, force: true });
+  rmSync(bootRuntime(state).httpRoot, { recursive: true, force: true });
   if (existsSync(paths.dir)) throw new LabError(`could not remove ${paths.dir}`);
 }
