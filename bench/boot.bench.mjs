@@ -10,7 +10,7 @@
 //
 //   npm run bench:boot                   (builds first; the bench imports the compiled dist/)
 //   node bench/boot.bench.mjs [--duration S] [--image-conns 8,32,100] [--script-conns 1000]
-//                             [--pace-ms 1000] [--nginx-workers auto] [--profile]
+//                             [--pace-ms 1000] [--nginx-workers auto] [--image-rounds 1] [--profile]
 // --profile runs the boot server under --cpu-prof and prints where its time goes (skews the figures).
 // Results: a table on stdout and bench/out/boot-results.json.
 import { execFileSync, fork, spawn, spawnSync } from 'node:child_process';
@@ -362,6 +362,31 @@ async function measure(label, url, { conns, threads, duration, serverPids, pace 
   return res;
 }
 
+/** Several runs of one server as one: totals of bytes, time and CPU; the worst latencies and errors. */
+function combine(runs) {
+  const bytes = runs.reduce((a, r) => a + r.bytes, 0);
+  const secs = runs.reduce((a, r) => a + r.durationS, 0);
+  const cpuS = runs.reduce((a, r) => a + (r.serverCpuSPerGB ?? 0) * (r.bytes / 1e9), 0);
+  const errors = {};
+  for (const r of runs) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
+  return {
+    ...runs[0],
+    durationS: secs,
+    requests: runs.reduce((a, r) => a + r.requests, 0),
+    bytes,
+    MBps: bytes / secs / 1e6,
+    serverCpuPct: (cpuS / secs) * 100,
+    serverCpuSPerGB: bytes > 0 ? cpuS / (bytes / 1e9) : undefined,
+    machineBusyPct: runs.reduce((a, r) => a + r.machineBusyPct * r.durationS, 0) / secs,
+    errors,
+    runs: runs.map((r) => ({
+      MBps: r.MBps,
+      serverCpuSPerGB: r.serverCpuSPerGB,
+      machineBusyPct: r.machineBusyPct,
+    })),
+  };
+}
+
 /** The HTTP status of a GET of `url` sent from `localAddress`. */
 function statusFrom(localAddress, url) {
   return new Promise((resolve, reject) => {
@@ -416,6 +441,7 @@ async function parent() {
   const scriptConns = Number(arg('--script-conns', '1000'));
   const paceMs = Number(arg('--pace-ms', '1000'));
   const nginxWorkers = arg('--nginx-workers', 'auto');
+  const imageRounds = Number(arg('--image-rounds', '1'));
   const profile = process.argv.includes('--profile');
   const skipScripts = process.argv.includes('--image-only');
   const threads = Math.max(1, Math.min(2, os.cpus().length));
@@ -473,8 +499,12 @@ async function parent() {
     const conf = join(dir, 'nginx.conf');
     writeFileSync(conf, nginxConf(dir, port, nginxWorkers));
     const bin = has('nginx') ? 'nginx' : '/usr/sbin/nginx';
+    // Its own session, as pxe serve starts its nginx: with autogroup scheduling (the kernel's
+    // default on desktops and many servers) a session is one group for CPU shares, and an nginx
+    // in the session of wrk and this bench got twice the throughput of the same nginx in its own.
     nginx = spawn(bin, ['-c', conf, '-p', dir, '-e', join(dir, 'nginx-error.log')], {
       stdio: ['ignore', 'inherit', 'inherit'],
+      detached: true,
     });
     started.push(nginx);
     nginxBase = `http://127.0.0.1:${port}`;
@@ -558,9 +588,13 @@ async function parent() {
     }
   }
   process.stderr.write(`  image: ${IMAGE_BYTES / 2 ** 20} MiB downloads, ${duration} s each\n`);
+  // Each pair twice per round, in the order A B B A: on a shared machine the load drifts during a run, and
+  // whichever server went first would otherwise be favoured or penalised.
   for (const c of imageConns) {
-    for (const s of servers) {
-      results.image.push({
+    const runs = [];
+    const order = [...servers, ...[...servers].reverse()];
+    for (const s of Array.from({ length: imageRounds }, () => order).flat()) {
+      runs.push({
         server: s.name,
         ...(await measure(`image ${s.name} c=${c}`, s.base + imageUrlPath, {
           conns: c,
@@ -570,6 +604,7 @@ async function parent() {
         })),
       });
     }
+    for (const s of servers) results.image.push(combine(runs.filter((r) => r.server === s.name)));
   }
 
   await probeAuth();
