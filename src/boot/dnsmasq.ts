@@ -1,9 +1,9 @@
 // Supervises the real dnsmasq: starts it in the foreground with the rendered configuration, turns
 // its log into events (DHCP leases, TFTP sends, unknown MACs), and stops it cleanly.
-import { execa } from 'execa';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { UserError } from '../errors.js';
+import { sleep, spawnSupervised, stopLeftover } from './supervise.js';
 import { parseMac } from '../manifest/index.js';
 
 export const DNSMASQ = '/usr/sbin/dnsmasq';
@@ -38,49 +38,21 @@ export interface Dnsmasq {
   readonly exited: Promise<number>;
 }
 
-/**
- * A dnsmasq left running by a supervisor that was killed (SIGKILL skips every cleanup) still holds
- * the DHCP, DNS and TFTP ports: stop it if it is running this same configuration.
- */
-async function stopLeftover(pidFile: string, configFile: string): Promise<void> {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(pidFile, 'utf8').trim());
-  } catch {
-    return;
-  }
-  const running = () => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`--conf-file=${configFile}`);
-    } catch {
-      return false;
-    }
-  };
-  if (!Number.isInteger(pid) || pid <= 0 || !running()) return;
-  process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 50 && running(); i++) await sleep(100);
-  if (running()) process.kill(pid, 'SIGKILL');
-}
-
 export async function startDnsmasq(
   configFile: string,
   onEvent: (e: DnsmasqEvent) => void,
   binary = DNSMASQ,
   pidFile = `${configFile}.pid`,
 ): Promise<Dnsmasq> {
-  await stopLeftover(pidFile, configFile);
+  await stopLeftover(pidFile, `--conf-file=${configFile}`);
   if (!existsSync(binary)) {
     throw new UserError(`${binary} is not installed`, "install Debian's dnsmasq-base (bash .ci/setup does)");
   }
-  const child = execa(binary, ['--keep-in-foreground', `--conf-file=${configFile}`, '--log-facility=-'], {
-    reject: false,
-    stdin: 'ignore',
-    stdout: 'ignore',
-    stderr: 'pipe',
-    cleanup: true,
-    // Its own process group: a Ctrl-C in the terminal reaches us, and we stop dnsmasq in order.
-    detached: true,
-  });
+  const { child, exited, stop } = spawnSupervised(binary, [
+    '--keep-in-foreground',
+    `--conf-file=${configFile}`,
+    '--log-facility=-',
+  ]);
   writeFileSync(pidFile, `${child.pid ?? ''}\n`);
   const early: string[] = [];
   let stopping = false;
@@ -89,7 +61,6 @@ export async function startDnsmasq(
     if (early.length < 50) early.push(line);
     onEvent(parseDnsmasqLine(line));
   });
-  const exited = child.then((r) => r.exitCode ?? -1);
   // dnsmasq reports bad configuration and busy ports by exiting within moments of starting.
   const settled = await Promise.race([exited.then((code) => ({ code })), sleep(700).then(() => undefined)]);
   if (settled !== undefined) {
@@ -108,17 +79,7 @@ export async function startDnsmasq(
     exited: exited.then((code) => (stopping ? 0 : code)),
     async stop() {
       stopping = true;
-      if (child.exitCode !== undefined && child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      const done = await Promise.race([exited.then(() => true), sleep(5000).then(() => false)]);
-      if (!done) {
-        child.kill('SIGKILL');
-        await exited;
-      }
+      await stop();
     },
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
 }

@@ -61,6 +61,12 @@ export interface BootServerOptions {
    * `pxe serve`, where it would hand every node's seed to any process on the bootstrap host.
    */
   readonly trustLoopback?: boolean;
+  /**
+   * Behind the nginx front (on loopback): a request carrying this token in X-Civostack-Front comes
+   * from nginx, and its X-Real-IP is the client's address. Without the token, X-Real-IP is ignored:
+   * a local process cannot pass for a node by setting it.
+   */
+  readonly frontToken?: string;
   readonly onEvent: (event: BootEvent) => void;
 }
 
@@ -222,7 +228,11 @@ export function createBootServer(o: BootServerOptions): Server {
   };
 
   return createServer((req, res) => {
-    const from = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const peer = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const forwarded = req.headers['x-real-ip'];
+    const fromFront =
+      o.frontToken !== undefined && peer === '127.0.0.1' && req.headers['x-civostack-front'] === o.frontToken;
+    const from = fromFront && typeof forwarded === 'string' && forwarded !== '' ? forwarded : peer;
     handle(req, res, from).catch((err: unknown) => {
       const status = err instanceof Refusal ? err.status : 500;
       const reason = err instanceof Error ? err.message : String(err);
@@ -242,6 +252,37 @@ export function createBootServer(o: BootServerOptions): Server {
       }
     });
   });
+}
+
+/**
+ * Records a per-MAC script the nginx front answered (from its log), as the server records one it
+ * answers itself: a node's fetch moves its state, an unknown MAC is listed, a refusal is reported.
+ */
+export function ipxeRecorder(o: Pick<BootServerOptions, 'plan' | 'store' | 'onEvent'>) {
+  const nodesByMac = new Map<string, NodePlan>();
+  for (const n of o.plan.nodes) for (const nic of n.nics) nodesByMac.set(nic.mac, n);
+  return (f: { from: string; status: number; path: string }): void => {
+    const m = /^\/ipxe\/([0-9a-f]{2}(?:-[0-9a-f]{2}){5})\.ipxe$/.exec(f.path);
+    if (!m) return;
+    const mac = m[1]!.replaceAll('-', ':') as Mac;
+    const node = nodesByMac.get(mac);
+    if (node && f.status === 200) {
+      const state = o.store.apply(node.name, { kind: 'ipxe', mac, address: f.from });
+      o.onEvent({ kind: 'node', node: node.name, state, text: describeState(state) });
+    } else if (!node && f.status === 404) {
+      o.store.sawUnknown(mac, 'http', f.from);
+      o.onEvent({ kind: 'unknown-mac', mac, from: f.from });
+    } else if (node && f.status === 403) {
+      o.onEvent({
+        kind: 'refused',
+        status: 403,
+        method: 'GET',
+        path: f.path,
+        from: f.from,
+        reason: `${node.name} is reserved for ${node.provisioning.address}, not ${f.from}`,
+      });
+    }
+  };
 }
 
 function installEnv(o: BootServerOptions, node: NodePlan, q: string): string {

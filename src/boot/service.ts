@@ -1,9 +1,15 @@
 // The boot service: the HTTP boot server and dnsmasq together, fed from one render, recording
 // every node's progress in the state folder. Started by `pxe serve` and by the lab.
-import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+//
+// HTTP is two processes: nginx holds the boot port and answers what is a file (the image, the
+// installer, the per-MAC iPXE scripts, each only to its node's reserved address) with sendfile,
+// and passes the rest (seeds, install.env, progress, host keys, ZTP, API) to the Node server on
+// loopback. Node copying multi-GB images through user space cost 4-10x nginx's CPU per GB, and a
+// rack powering on at once (1,000 script fetches back to back) waited seconds on its event loop.
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
@@ -11,8 +17,17 @@ import type { Plan } from '../plan/index.js';
 import type { FileTree } from '../render/index.js';
 import { writeFileAtomic, type StateDir } from '../state/index.js';
 import { startDnsmasq, type Dnsmasq, type DnsmasqEvent } from './dnsmasq.js';
+import { tailIpxeLog } from './ipxe-log.js';
+import { nginxConf, nginxPaths, startNginx, type Nginx, type NginxSite } from './nginx.js';
 import { NodeStore } from './node-store.js';
-import { createBootServer, LISTEN_BACKLOG, type BootArtifacts, type BootEvent } from './server.js';
+import { publishBootFiles } from './published.js';
+import {
+  createBootServer,
+  ipxeRecorder,
+  LISTEN_BACKLOG,
+  type BootArtifacts,
+  type BootEvent,
+} from './server.js';
 
 export type DhcpMode = 'authoritative' | 'proxy' | 'off';
 
@@ -24,6 +39,10 @@ export interface BootServiceOptions {
   readonly artifacts: BootArtifacts;
   readonly listen: { readonly host: string; readonly port: number };
   readonly dhcp: DhcpMode;
+  /** Per-node answers only to the node's reserved address; default: when DHCP is authoritative. */
+  readonly checkSource?: boolean;
+  /** Per-node answers to 127.0.0.1 too: only for a local load generator (bench/boot.bench.mjs). */
+  readonly trustLoopback?: boolean;
   readonly onEvent: (event: BootEvent | { kind: 'dnsmasq'; event: DnsmasqEvent }) => void;
 }
 
@@ -32,6 +51,10 @@ export interface BootService {
   readonly store: NodeStore;
   /** Resolves if dnsmasq dies on its own. */
   readonly dnsmasqExited: Promise<number> | undefined;
+  /** Resolves if nginx dies on its own. */
+  readonly nginxExited: Promise<number>;
+  /** Process ids of the service's helpers (nginx's master), for whoever must account for them. */
+  readonly pids: { readonly nginx: number };
   close(): Promise<void>;
 }
 
@@ -39,6 +62,7 @@ export interface BootService {
 export function bootRuntime(state: StateDir): {
   dir: string;
   tftpRoot: string;
+  httpRoot: string;
   leaseFile: string;
   dnsmasqConf: string;
 } {
@@ -49,6 +73,8 @@ export function bootRuntime(state: StateDir): {
   return {
     dir,
     tftpRoot: join(tmpdir(), `civostack-tftp-${tag}`),
+    // Likewise nginx's workers (unprivileged) read the public boot files from outside it.
+    httpRoot: join(tmpdir(), `civostack-http-${tag}`),
     leaseFile: join(dir, 'dnsmasq.leases'),
     dnsmasqConf: join(dir, 'dnsmasq.conf'),
   };
@@ -72,33 +98,88 @@ function stageTftp(tftpRoot: string): void {
   }
 }
 
+/** nginx's workers' user: Debian's nginx package creates www-data. Unset unless we are root. */
+function workerUser(): string | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const users = readFileSync('/etc/passwd', 'utf8');
+  return /^www-data:/m.test(users) ? 'www-data' : 'nobody';
+}
+
+/** A free port on `host`, for a --port 0 (tests, benchmarks). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createTcpServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 export async function startBootService(o: BootServiceOptions): Promise<BootService> {
   const runtime = bootRuntime(o.state);
   const store = new NodeStore(o.state, o.plan.nodes);
+  mkdirSync(runtime.dir, { recursive: true, mode: 0o700 });
+  const published = publishBootFiles(runtime.httpRoot, o.plan, o.tree, o.artifacts, (n) => store.get(n));
+  // A node's script changes with its state (the installer until installed, then local boot).
+  const onEvent: BootServiceOptions['onEvent'] = (e) => {
+    if (e.kind === 'node') published.refresh(e.node, e.state);
+    o.onEvent(e);
+  };
+  const checkSource = o.checkSource ?? o.dhcp === 'authoritative';
+  // Only nginx knows it (its config is 0600): what proves a request's X-Real-IP is nginx's.
+  const frontToken = randomBytes(16).toString('hex');
   const server = createBootServer({
     plan: o.plan,
     tree: o.tree,
     store,
     artifacts: o.artifacts,
-    checkSource: o.dhcp === 'authoritative',
-    onEvent: o.onEvent,
+    checkSource,
+    ...(o.trustLoopback ? { trustLoopback: true } : {}),
+    frontToken,
+    onEvent,
   });
+  const stopServer = () => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  };
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        err.code === 'EADDRINUSE' || err.code === 'EADDRNOTAVAIL'
-          ? new UserError(
-              `cannot listen on ${o.listen.host}:${o.listen.port}: ${err.code}`,
-              err.code === 'EADDRINUSE'
-                ? 'another boot server is running: stop it first'
-                : `no interface on this host has ${o.listen.host}`,
-            )
-          : err,
-      ),
-    );
-    server.listen({ port: o.listen.port, host: o.listen.host, backlog: LISTEN_BACKLOG }, () => resolve());
+    server.once('error', reject);
+    server.listen({ port: 0, host: '127.0.0.1', backlog: LISTEN_BACKLOG }, () => resolve());
   });
-  const port = (server.address() as AddressInfo).port;
+  const upstream = { host: '127.0.0.1', port: (server.address() as AddressInfo).port };
+  const port = o.listen.port === 0 ? await freePort(o.listen.host) : o.listen.port;
+  const user = workerUser();
+  const site: NginxSite = {
+    listen: { host: o.listen.host, port },
+    runtimeDir: runtime.dir,
+    root: runtime.httpRoot,
+    upstream,
+    frontToken,
+    trustLoopback: o.trustLoopback === true,
+    ...(user ? { user } : {}),
+    scripts: published.scripts.map((s) => ({
+      file: s.file,
+      address: checkSource ? s.node.provisioning.address : undefined,
+    })),
+  };
+  const paths = nginxPaths(runtime.dir);
+  mkdirSync(paths.temp, { recursive: true, mode: 0o700 });
+  writeFileAtomic(paths.conf, nginxConf(site), 0o600);
+  let nginx: Nginx;
+  try {
+    nginx = await startNginx(paths.conf, site);
+  } catch (err) {
+    await stopServer();
+    rmSync(runtime.httpRoot, { recursive: true, force: true });
+    throw err;
+  }
+  const log = tailIpxeLog(
+    paths.ipxeLog,
+    () => nginx.reopenLogs(),
+    ipxeRecorder({ plan: o.plan, store, onEvent }),
+  );
 
   let dnsmasq: Dnsmasq | undefined;
   if (o.dhcp !== 'off') {
@@ -119,8 +200,11 @@ export async function startBootService(o: BootServiceOptions): Promise<BootServi
         }
       });
     } catch (err) {
-      server.close();
+      log.close();
+      await nginx.stop();
+      await stopServer();
       rmSync(runtime.tftpRoot, { recursive: true, force: true });
+      rmSync(runtime.httpRoot, { recursive: true, force: true });
       throw err;
     }
   }
@@ -128,12 +212,16 @@ export async function startBootService(o: BootServiceOptions): Promise<BootServi
     url: `http://${o.listen.host}:${port}`,
     store,
     dnsmasqExited: dnsmasq?.exited,
+    nginxExited: nginx.exited,
+    pids: { nginx: nginx.pid },
     async close() {
       await dnsmasq?.stop();
       // The TFTP root is a copy of public files outside the state folder: nothing to keep.
       if (dnsmasq) rmSync(runtime.tftpRoot, { recursive: true, force: true });
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await nginx.stop();
+      log.close();
+      rmSync(runtime.httpRoot, { recursive: true, force: true });
+      await stopServer();
     },
   };
 }

@@ -167,7 +167,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   pxe
     .command('serve')
     .description(
-      'serve DHCP/TFTP (dnsmasq) and HTTP boot (iPXE scripts, installer, OS image, seeds, ZTP) until stopped',
+      'serve DHCP/TFTP (dnsmasq) and HTTP boot (nginx in front: iPXE scripts, installer, OS image; seeds, ZTP) until stopped',
     )
     .argument('<manifest>', 'region manifest (YAML)')
     .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
@@ -185,7 +185,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--cache-dir <dir>', 'where the lab profile builds its installer and OS image', undefined)
     .addHelpText(
       'after',
-      '\nExample:\n  $ sudo civostack pxe serve inventories/nyc1.yaml\n  $ sudo civostack pxe serve inventories/nyc1.yaml --dhcp proxy\n\nStops cleanly on SIGINT/SIGTERM: dnsmasq stopped, port freed.',
+      '\nExample:\n  $ sudo civostack pxe serve inventories/nyc1.yaml\n  $ sudo civostack pxe serve inventories/nyc1.yaml --dhcp proxy\n\nStops cleanly on SIGINT/SIGTERM: dnsmasq and nginx stopped, port freed.',
     )
     .action(async (manifest: string, opts: ServeOpts) => setExit(await pxeServeCommand(io, manifest, opts)));
   pxe

@@ -81,16 +81,17 @@ export async function pxeServeCommand(io: Io, manifest: string, flags: ServeFlag
     `boot server on ${service.url}, DHCP ${flags.dhcp}${flags.dhcp === 'off' ? '' : ' (dnsmasq)'}; Ctrl-C stops it`,
   );
 
-  // Runs until SIGINT/SIGTERM (or dnsmasq dying), then stops dnsmasq and frees the port.
+  // Runs until SIGINT/SIGTERM (or dnsmasq or nginx dying), then stops them and frees the port.
   const reason = await new Promise<string>((done) => {
     const onSignal = (sig: NodeJS.Signals) => done(sig);
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     void service.dnsmasqExited?.then((code) => done(`dnsmasq exited with code ${code}`));
+    void service.nginxExited.then((code) => done(`nginx exited with code ${code}`));
   });
   await service.close();
   progress.stop(`boot server stopped (${reason})`);
-  return reason.startsWith('dnsmasq') ? ExitCode.error : ExitCode.ok;
+  return reason.startsWith('SIG') ? ExitCode.ok : ExitCode.error;
 }
 
 export function pxeUnknownCommand(

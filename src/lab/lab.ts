@@ -509,5 +509,6 @@ export async function labDown(plan: Plan, state: StateDir, onEvent: (e: LabEvent
   rmSync(historyFile(state), { force: true });
   rmSync(bootRuntime(state).dir, { recursive: true, force: true });
   rmSync(bootRuntime(state).tftpRoot, { recursive: true, force: true });
+  rmSync(bootRuntime(state).httpRoot, { recursive: true, force: true });
   if (existsSync(paths.dir)) throw new LabError(`could not remove ${paths.dir}`);
 }

@@ -3,48 +3,18 @@
 // address. Without trustLoopback, from real reserved addresses: boot-source.test.ts.
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBootServer, NodeStore, type BootEvent } from '../../src/boot/index.js';
 import { stateDirFor } from '../../src/state/index.js';
+import { httpCall } from '../helpers/http.js';
 import { LAB, tempDir } from '../helpers/manifest.js';
 import { renderFile } from '../helpers/render.js';
 
-interface Reply {
-  status: number;
-  body: Buffer;
-  headers: Record<string, string | string[] | undefined>;
-}
-
 let base: { port: number };
-function call(
-  path: string,
-  opts: { method?: string; from?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: base.port,
-        path,
-        method: opts.method ?? 'GET',
-        localAddress: opts.from ?? '127.0.0.1',
-        headers: opts.headers,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), headers: res.headers }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
+const call = (path: string, opts: Parameters<typeof httpCall>[1] = {}) =>
+  httpCall(`http://127.0.0.1:${base.port}${path}`, opts);
 
 describe('boot server', () => {
   const { plan, tree } = renderFile(LAB);

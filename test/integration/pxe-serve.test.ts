@@ -104,6 +104,8 @@ describe('civostack pxe serve (real dnsmasq, network namespaces)', () => {
     expect(out()).toContain('boot server stopped (SIGTERM)');
     const left = await execa('pgrep', ['-f', `conf-file=${state}`], { reject: false });
     expect(left.stdout, 'dnsmasq left running').toBe('');
+    const nginx = await execa('pgrep', ['-f', `-c ${state}/boot/nginx/`], { reject: false });
+    expect(nginx.stdout, 'nginx left running').toBe('');
     const listening = await inNs(SRV, 'ss', ['-lntup']);
     expect(String(listening.stdout)).not.toMatch(/:8080|:67\b/);
     expect(existsSync(bootRuntime({ path: state }).tftpRoot), 'TFTP folder left in /tmp').toBe(false);
@@ -130,6 +132,10 @@ describe('civostack pxe serve (real dnsmasq, network namespaces)', () => {
     }
     expect((await second.proc).exitCode, second.out()).toBe(0);
     expect(String((await execa('pgrep', ['-f', `conf-file=${state}`], { reject: false })).stdout)).toBe('');
+    // The nginx the first one left held the boot port; the second took over from it and stopped its own.
+    expect(String((await execa('pgrep', ['-f', `-c ${state}/boot/nginx/`], { reject: false })).stdout)).toBe(
+      '',
+    );
   });
 
   it('in proxy-DHCP mode never leases an address (its boot answers: pxe-proxy.test.ts)', async () => {

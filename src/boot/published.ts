@@ -1,0 +1,104 @@
+// The folder nginx serves: boot.ipxe, one script per known MAC (the node's installer script, or
+// local.ipxe once the node is installed), and the public artifacts (image, kernel, initrd). nginx's
+// workers run unprivileged, so it lives outside the 0700 state folder, world-readable, and holds
+// only what any machine on the provisioning network may fetch (no seeds, no secrets).
+import {
+  chmodSync,
+  copyFileSync,
+  constants,
+  linkSync,
+  mkdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { macHyphen, type Mac } from '../manifest/index.js';
+import type { NodePlan, Plan } from '../plan/index.js';
+import type { FileTree } from '../render/index.js';
+import { isInstalled, type NodeState } from './node-state.js';
+import type { BootArtifacts } from './server.js';
+
+export interface PublishedScript {
+  /** `ipxe/<mac>.ipxe`, relative to the published folder. */
+  readonly file: string;
+  readonly node: NodePlan;
+}
+
+export interface Published {
+  readonly scripts: readonly PublishedScript[];
+  /** Rewrites `node`'s scripts if its installed state changed since they were written. */
+  refresh(node: string, state: NodeState | undefined): void;
+}
+
+/** Writes `content` to `path` by rename, so nginx never sends half a file. */
+function put(path: string, content: string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.tmp`);
+  writeFileSync(tmp, content, { mode: 0o644 });
+  renameSync(tmp, path);
+}
+
+/**
+ * `source` at `target` for nginx's workers: a hard link (no copy of a multi-GB image) when both are
+ * on one filesystem and the file is world-readable; otherwise a copy (a reflink where supported).
+ */
+function stage(source: string, target: string): void {
+  rmSync(target, { force: true });
+  if ((statSync(source).mode & 0o004) !== 0) {
+    try {
+      linkSync(source, target);
+      return;
+    } catch {
+      // another filesystem: copy
+    }
+  }
+  copyFileSync(source, target, constants.COPYFILE_FICLONE);
+  chmodSync(target, 0o644);
+}
+
+function file(tree: FileTree, path: string): string {
+  const f = tree.get(path);
+  if (!f) throw new Error(`internal: ${path} not rendered`);
+  return f.content;
+}
+
+export function publishBootFiles(
+  root: string,
+  plan: Plan,
+  tree: FileTree,
+  artifacts: BootArtifacts,
+  stateOf: (node: string) => NodeState | undefined,
+): Published {
+  for (const d of ['', 'ipxe', 'images', 'installer']) {
+    mkdirSync(join(root, d), { recursive: true, mode: 0o755 });
+    chmodSync(join(root, d), 0o755);
+  }
+  if (artifacts.kernel) stage(artifacts.kernel, join(root, 'installer', 'vmlinuz'));
+  if (artifacts.initrd) stage(artifacts.initrd, join(root, 'installer', 'initrd.img'));
+  if (artifacts.image?.path)
+    stage(artifacts.image.path, join(root, 'images', basename(artifacts.image.path)));
+  put(join(root, 'ipxe', 'boot.ipxe'), file(tree, 'boot/ipxe/boot.ipxe'));
+  const local = file(tree, 'boot/ipxe/local.ipxe');
+  const scripts = plan.nodes.flatMap((node) =>
+    node.nics.map((nic) => ({ file: `ipxe/${macHyphen(nic.mac as Mac)}.ipxe`, node })),
+  );
+  const installed = new Map<string, boolean>();
+  const write = (node: NodePlan, done: boolean) => {
+    installed.set(node.name, done);
+    for (const nic of node.nics) {
+      const name = `${macHyphen(nic.mac as Mac)}.ipxe`;
+      put(join(root, 'ipxe', name), done ? local : file(tree, `boot/ipxe/${name}`));
+    }
+  };
+  for (const node of plan.nodes) write(node, isInstalled(stateOf(node.name)));
+  const byName = new Map(plan.nodes.map((n) => [n.name, n]));
+  return {
+    scripts,
+    refresh(name, state) {
+      const node = byName.get(name);
+      const done = isInstalled(state);
+      if (node && installed.get(name) !== done) write(node, done);
+    },
+  };
+}
