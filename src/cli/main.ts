@@ -8,6 +8,7 @@ import { diffCommand, renderCommand } from './render.js';
 import { pxeServeCommand, pxeUnknownCommand, statusCommand } from './pxe.js';
 import { labDownCommand, labStatusCommand, labUpCommand, regionUpCommand, type LabFlags } from './lab.js';
 import { schemaCommand } from './schema.js';
+import { bmcCommand, type BmcFlags, type BmcVerb } from './bmc.js';
 import { validateCommand } from './validate.js';
 
 const outputOption = (): Option =>
@@ -152,6 +153,41 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(async (manifest: string, opts: { stateDir?: string }) =>
       setExit(await labDownCommand(io, manifest, opts)),
     );
+
+  const bmc = program
+    .command('bmc')
+    .description("power and one-time boot device through each node's BMC (Redfish or IPMI)");
+  const bmcVerbs: [BmcVerb, string, string][] = [
+    ['status', 'show power state and one-time boot device; unreachable reads "unknown", never "off"', ''],
+    ['on', 'power on', ''],
+    ['off', 'power off (hard)', ''],
+    ['cycle', 'power-cycle a node that is on, power on one that is off', ''],
+    ['boot-next', 'boot pxe or disk on the next boot only', '<device> '],
+  ];
+  for (const [verb, description, extra] of bmcVerbs) {
+    bmc
+      .command(verb)
+      .description(description)
+      .argument('<manifest>', 'region manifest (YAML)')
+      .argument(
+        verb === 'boot-next' ? '<device-and-nodes...>' : '[nodes...]',
+        verb === 'boot-next'
+          ? 'pxe or disk, then node names (default: every node)'
+          : 'node names (default: every node)',
+      )
+      .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
+      .option('--concurrency <n>', 'BMCs talked to at once', '8')
+      .addOption(outputOption())
+      .addHelpText(
+        'after',
+        `\nExamples:\n  $ civostack bmc ${verb} inventories/lab.yaml ${extra ? 'pxe ' : ''}r01-n01 r01-n02\n  $ civostack bmc ${verb} inventories/nyc1.yaml ${extra ? 'disk ' : ''}--concurrency 16 --output json\n\n` +
+          "Credentials come from each node's bmc.credentialsFile (YAML username/password, mode 0600).\n" +
+          'Exit codes: 0 every BMC answered, 1 any failed or reads unknown (each is named), 64 bad usage.',
+      )
+      .action(async (manifest: string, nodes: string[], opts: BmcFlags) =>
+        setExit(await bmcCommand(io, verb, manifest, nodes, opts)),
+      );
+  }
 
   const pxe = program.command('pxe').description('network boot: the boot server and dnsmasq');
   pxe
