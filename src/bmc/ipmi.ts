@@ -47,7 +47,7 @@ const lastCommand = new Map<string, number>();
 
 // ipmitool words a refused login differently by BMC and cipher suite; these are the RAKP failures.
 const AUTH_REFUSED =
-  /unauthorized name|RAKP 2 HMAC is invalid|RAKP \d message indicates an error|invalid user ?name|password/i;
+  /unauthorized name|RAKP \d HMAC is invalid|RAKP \d message indicates an error|invalid user ?name/i;
 
 const BOOTDEV: Record<BootDevice, string> = { pxe: 'pxe', disk: 'disk' };
 
@@ -118,9 +118,11 @@ export class IpmiDriver implements PowerDriver {
       '-E',
       '-C',
       String(this.o.cipherSuite),
+      // -v: ipmitool names why a session failed (RAKP errors) only when verbose; stdout stays the same.
+      '-v',
       // ipmitool's own retransmissions per session: a lost UDP packet is not a failed command.
       '-N',
-      '2',
+      '3',
       '-R',
       '2',
       ...command,
@@ -145,7 +147,7 @@ export class IpmiDriver implements PowerDriver {
       if (r.exitCode === 0) return r.stdout;
       if (/not found|ENOENT/.test(r.stderr) && r.exitCode === 127)
         throw new BmcError(this.o.node, 'ipmitool is not installed', 'apt-get install ipmitool');
-      const said = firstLines(r.stderr || r.stdout, password);
+      const said = summary(r.stderr || r.stdout, password);
       if (AUTH_REFUSED.test(r.stderr))
         throw new BmcError(
           this.o.node,
@@ -187,9 +189,13 @@ function stringEnv(): Record<string, string> {
   );
 }
 
-/** ipmitool's error, short, with the password cut out should any BMC ever echo it. */
-function firstLines(text: string, password: string): string {
-  let t = text.trim().split('\n').slice(0, 3).join('; ');
+/** ipmitool's error lines (not its verbose chatter), short, with the password cut out should any BMC ever echo it. */
+function summary(text: string, password: string): string {
+  const lines = text
+    .split('\n')
+    .map((l) => l.replace(/^>\s*/, '').trim())
+    .filter((l) => l && !/^(Loading IANA|Running Get|IPMI LAN host|Using )/i.test(l));
+  let t = lines.slice(-3).join('; ');
   if (password) t = t.split(password).join('***');
   return t || 'no output';
 }

@@ -6,7 +6,15 @@ import { InvalidManifest } from './load.js';
 import { planCommand } from './plan.js';
 import { diffCommand, renderCommand } from './render.js';
 import { pxeServeCommand, pxeUnknownCommand, statusCommand } from './pxe.js';
-import { labDownCommand, labStatusCommand, labUpCommand, regionUpCommand, type LabFlags } from './lab.js';
+import {
+  labDownCommand,
+  labRedfishRelayCommand,
+  labStatusCommand,
+  labUpCommand,
+  labVmCommand,
+  regionUpCommand,
+  type LabFlags,
+} from './lab.js';
 import { schemaCommand } from './schema.js';
 import { bmcCommand, type BmcFlags, type BmcVerb } from './bmc.js';
 import { validateCommand } from './validate.js';
@@ -152,6 +160,37 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
     .action(async (manifest: string, opts: { stateDir?: string }) =>
       setExit(await labDownCommand(io, manifest, opts)),
+    );
+
+  lab
+    .command('vm')
+    .description("the lab's BMC hook: act on a node's QEMU machine as its BMC would (audit-logged)")
+    .argument('<node>', 'lab node name')
+    .argument('<action>', 'start | stop | reset | status | boot-next | boot-status')
+    .argument('[device]', 'boot-next only: pxe, disk or none')
+    .option('--state-dir <dir>', "the lab's state folder")
+    .option('--via <caller>', 'who calls: ipmi, redfish or cli (recorded in the audit log)', 'cli')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ civostack lab vm r01-n02 status --state-dir inventories/.civostack/lab1\n  $ civostack lab vm r01-n02 boot-next pxe --state-dir inventories/.civostack/lab1\n\n' +
+        '"on" is a running QEMU process, "off" none. boot-next records a one-time boot device that the next\n' +
+        'start consumes; reset is a QMP system_reset. Every call is appended to <state>/lab/bmc-audit.jsonl.',
+    )
+    .action(
+      async (
+        node: string,
+        action: string,
+        device: string | undefined,
+        opts: { stateDir?: string; via: string },
+      ) => setExit(await labVmCommand(io, node, action, device, opts)),
+    );
+  lab
+    .command('redfish-relay', { hidden: true })
+    .description("sushy-tools' notification URL: turns its power and boot changes into `lab vm` calls")
+    .option('--state-dir <dir>', "the lab's state folder")
+    .option('--listen <host:port>', 'where to listen', '127.0.0.1:8999')
+    .action(async (opts: { stateDir?: string; listen: string }) =>
+      setExit(await labRedfishRelayCommand(io, opts)),
     );
 
   const bmc = program

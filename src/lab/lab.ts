@@ -23,6 +23,7 @@ import {
   probeLabFeatures,
   type LabNetwork,
 } from './netns.js';
+import { stopBmcEmulators } from './bmc-emulators.js';
 import { detectAccel, readPid, startVm, stopVm, tailSerial, vmFiles, vmRunning } from './qemu.js';
 
 const CLI = fileURLToPath(new URL('../../bin/civostack', import.meta.url));
@@ -390,6 +391,8 @@ export async function labDown(plan: Plan, state: StateDir, onEvent: (e: LabEvent
       onEvent({ kind: 'node', node: n.name, text: 'powered off' });
     }
   }
+  // The BMC emulators first: an emulator left running could power a machine on again.
+  await stopBmcEmulators(plan, state, { onEvent: (text) => onEvent({ kind: 'step', text }) });
   const bootPid = readPid(paths.bootPid);
   if (bootPid !== undefined && vmRunning(bootPid)) {
     process.kill(bootPid, 'SIGTERM');
