@@ -1,7 +1,7 @@
 // civostack's BMC drivers against real emulators: OpenIPMI's ipmi_sim and sushy-tools, each driving a
 // lab QEMU machine through the `lab vm` hook, in a network namespace this test makes and removes.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -156,6 +156,8 @@ afterAll(async () => {
   dnsmasq?.kill('SIGTERM');
   if (net) await destroyLabNetwork(net, undefined, { graceMs: 2000 });
   await removeLeftovers();
+  if (state) rmSync(dirname(state.path), { recursive: true, force: true });
+  if (manifest) rmSync(dirname(manifest), { recursive: true, force: true });
 }, 60_000);
 
 describe.each([
