@@ -14,6 +14,7 @@ import {
 import { relayActions } from '../../src/lab/redfish-relay.js';
 import { labWith, tempDir } from '../helpers/manifest.js';
 import { loadRegion } from '../../src/manifest/index.js';
+import { planRegion } from '../../src/plan/index.js';
 
 interface Seen {
   readonly method: string;
@@ -343,5 +344,52 @@ describe('the lab Redfish relay', () => {
         pending_power: { power_state: 'ForceRestart' },
       }),
     ).toEqual([{ action: 'stop' }]);
+  });
+});
+
+describe('BMC fields in the manifest', () => {
+  it('gives the Plan each BMC its planned OOB address, protocol and credentials path, rack defaults merged', () => {
+    const file = labWith(() => {});
+    const loaded = loadRegion(file);
+    if (!loaded.ok) throw new Error('lab manifest does not load');
+    const region = loaded.region;
+    expect(region.nodes.map((n) => [n.name, n.bmc?.protocol, n.bmc?.cipherSuite])).toEqual([
+      ['r01-n01', 'redfish', 3],
+      ['r01-n02', 'ipmi', 3],
+      ['r01-n03', 'ipmi', 3],
+    ]);
+    const n1 = planRegion(region, {}, { prune: false }).plan.nodes[0]!;
+    expect(n1.bmc).toEqual({
+      mac: '52:54:00:0c:00:01',
+      address: '10.99.0.15',
+      access: {
+        protocol: 'redfish',
+        credentialsFile: 'lab-bmc.credentials.yaml',
+        port: undefined,
+        insecureTls: true,
+        cipherSuite: 3,
+      },
+    });
+  });
+
+  it('reports a node BMC without protocol, one without address or bmcMac, and warns of an address outside the OOB network', () => {
+    const file = labWith((m) => {
+      delete m.racks[0].bmc;
+      m.racks[0].nodes[0].bmc = { credentialsFile: 'x.yaml' };
+      m.racks[0].nodes[1].bmc = { protocol: 'ipmi', credentialsFile: 'x.yaml', address: '192.168.7.9' };
+      delete m.racks[0].nodes[2].bmcMac;
+      m.racks[0].nodes[2].bmc = { protocol: 'ipmi', credentialsFile: 'x.yaml' };
+    });
+    const d = loadRegion(file).diagnostics;
+    expect(d.map((x) => [x.severity, x.code])).toEqual(
+      expect.arrayContaining([
+        ['error', 'bmc-protocol-missing'],
+        ['warning', 'bmc-outside-oob'],
+        ['error', 'bmc-address-missing'],
+      ]),
+    );
+    expect(d.find((x) => x.code === 'bmc-address-missing')?.message).toMatch(
+      /r01-n03's BMC has neither an address nor a bmcMac/,
+    );
   });
 });
