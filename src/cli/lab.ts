@@ -8,6 +8,7 @@ import { planFromManifest } from './load.js';
 import { printJson, type Io, type OutputFormat } from './output.js';
 import { nodeProgress } from './progress.js';
 import { table } from './table.js';
+export { labVmCommand } from './lab-vm-command.js';
 
 export interface LabFlags {
   readonly stateDir?: string;
@@ -153,5 +154,28 @@ export async function labDownCommand(
     e.kind === 'node' ? progress.node(e.node, e.text) : progress.info(e.text),
   );
   io.out(`lab ${plan.region.name} removed`);
+  return ExitCode.ok;
+}
+
+/** `civostack lab redfish-relay`: sushy-tools' notification URL, run by the lab inside its namespace. */
+export async function labRedfishRelayCommand(
+  io: Io,
+  flags: { stateDir?: string; listen: string },
+): Promise<number> {
+  if (!flags.stateDir) throw new UserError('lab redfish-relay needs --state-dir', undefined, ExitCode.usage);
+  const [host, port] = flags.listen.split(':');
+  const { startRedfishRelay } = await import('../lab/index.js');
+  const { stateDirFor } = await import('../state/index.js');
+  const server = await startRedfishRelay(
+    stateDirFor('.', '', flags.stateDir),
+    { host: host!, port: Number(port) },
+    (l) => io.out(`${new Date().toISOString()} ${l}`),
+  );
+  io.out(`redfish relay listening on ${flags.listen}`);
+  await new Promise<void>((resolve) => {
+    const stop = () => server.close(() => resolve());
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
   return ExitCode.ok;
 }

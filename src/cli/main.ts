@@ -6,8 +6,17 @@ import { InvalidManifest } from './load.js';
 import { planCommand } from './plan.js';
 import { diffCommand, renderCommand } from './render.js';
 import { pxeServeCommand, pxeUnknownCommand, statusCommand } from './pxe.js';
-import { labDownCommand, labStatusCommand, labUpCommand, regionUpCommand, type LabFlags } from './lab.js';
+import {
+  labDownCommand,
+  labRedfishRelayCommand,
+  labStatusCommand,
+  labUpCommand,
+  labVmCommand,
+  regionUpCommand,
+  type LabFlags,
+} from './lab.js';
 import { schemaCommand } from './schema.js';
+import { bmcCommand, type BmcFlags, type BmcVerb } from './bmc.js';
 import { validateCommand } from './validate.js';
 
 const outputOption = (): Option =>
@@ -162,6 +171,72 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(async (manifest: string, opts: { stateDir?: string }) =>
       setExit(await labDownCommand(io, manifest, opts)),
     );
+
+  lab
+    .command('vm')
+    .description("the lab's BMC hook: act on a node's QEMU machine as its BMC would (audit-logged)")
+    .argument('<node>', 'lab node name')
+    .argument('<action>', 'start | stop | reset | status | boot-next | boot-status')
+    .argument('[device]', 'boot-next only: pxe, disk or none')
+    .option('--state-dir <dir>', "the lab's state folder")
+    .option('--via <caller>', 'who calls: ipmi, redfish or cli (recorded in the audit log)', 'cli')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ civostack lab vm r01-n02 status --state-dir inventories/.civostack/lab1\n  $ civostack lab vm r01-n02 boot-next pxe --state-dir inventories/.civostack/lab1\n\n' +
+        '"on" is a running QEMU process, "off" none. boot-next records a one-time boot device that the next\n' +
+        'start consumes; reset is a QMP system_reset. Every call is appended to <state>/lab/bmc-audit.jsonl.',
+    )
+    .action(
+      async (
+        node: string,
+        action: string,
+        device: string | undefined,
+        opts: { stateDir?: string; via: string },
+      ) => setExit(await labVmCommand(io, node, action, device, opts)),
+    );
+  lab
+    .command('redfish-relay', { hidden: true })
+    .description("sushy-tools' notification URL: turns its power and boot changes into `lab vm` calls")
+    .option('--state-dir <dir>', "the lab's state folder")
+    .option('--listen <host:port>', 'where to listen', '127.0.0.1:8999')
+    .action(async (opts: { stateDir?: string; listen: string }) =>
+      setExit(await labRedfishRelayCommand(io, opts)),
+    );
+
+  const bmc = program
+    .command('bmc')
+    .description("power and one-time boot device through each node's BMC (Redfish or IPMI)");
+  const bmcVerbs: [BmcVerb, string, string][] = [
+    ['status', 'show power state and one-time boot device; unreachable reads "unknown", never "off"', ''],
+    ['on', 'power on', ''],
+    ['off', 'power off (hard)', ''],
+    ['cycle', 'power-cycle a node that is on, power on one that is off', ''],
+    ['boot-next', 'boot pxe or disk on the next boot only', '<device> '],
+  ];
+  for (const [verb, description, extra] of bmcVerbs) {
+    bmc
+      .command(verb)
+      .description(description)
+      .argument('<manifest>', 'region manifest (YAML)')
+      .argument(
+        verb === 'boot-next' ? '<device-and-nodes...>' : '[nodes...]',
+        verb === 'boot-next'
+          ? 'pxe or disk, then node names (default: every node)'
+          : 'node names (default: every node)',
+      )
+      .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
+      .option('--concurrency <n>', 'BMCs talked to at once', '8')
+      .addOption(outputOption())
+      .addHelpText(
+        'after',
+        `\nExamples:\n  $ civostack bmc ${verb} inventories/lab.yaml ${extra ? 'pxe ' : ''}r01-n01 r01-n02\n  $ civostack bmc ${verb} inventories/nyc1.yaml ${extra ? 'disk ' : ''}--concurrency 16 --output json\n\n` +
+          "Credentials come from each node's bmc.credentialsFile (YAML username/password, mode 0600).\n" +
+          'Exit codes: 0 every BMC answered, 1 any failed or reads unknown (each is named), 64 bad usage.',
+      )
+      .action(async (manifest: string, nodes: string[], opts: BmcFlags) =>
+        setExit(await bmcCommand(io, verb, manifest, nodes, opts)),
+      );
+  }
 
   const pxe = program.command('pxe').description('network boot: the boot server and dnsmasq');
   pxe

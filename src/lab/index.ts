@@ -54,3 +54,25 @@ export {
   type LabStatus,
   type LabUpResult,
 } from './lab.js';
+export {
+  ensureBmcEmulators,
+  stopBmcEmulators,
+  ensureLabBmcCredentials,
+  hostOobAddress,
+  SUSHY_VENV,
+  type BmcEmulator,
+  type BmcEmulatorOptions,
+} from './bmc-emulators.js';
+export {
+  labVm,
+  readAudit,
+  vmIsOn,
+  writeVmSpec,
+  vmHookPaths,
+  type VmAction,
+  type VmSpec,
+  type AuditEntry,
+  type BmcCaller,
+} from './vm-hook.js';
+export { startRedfishRelay, relayActions, RELAY_PORT } from './redfish-relay.js';
+export { qmpCommand } from './qmp.js';

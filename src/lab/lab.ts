@@ -42,6 +42,7 @@ import {
   vmRunning,
   type StartVmOptions,
 } from './qemu.js';
+import { stopBmcEmulators } from './bmc-emulators.js';
 
 const CLI = fileURLToPath(new URL('../../bin/civostack', import.meta.url));
 
@@ -494,6 +495,8 @@ export async function labDown(plan: Plan, state: StateDir, onEvent: (e: LabEvent
       onEvent({ kind: 'node', node: n.name, text: 'powered off' });
     }
   }
+  // The BMC emulators first: an emulator left running could power a machine on again.
+  await stopBmcEmulators(plan, state, { onEvent: (text) => onEvent({ kind: 'step', text }) });
   const bootPid = readPid(paths.bootPid);
   if (bootPid !== undefined && vmRunning(bootPid)) {
     process.kill(bootPid, 'SIGTERM');

@@ -3,7 +3,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { UserError } from '../errors.js';
 import type { NodePlan } from '../plan/index.js';
 import { machineArgs, QEMU, type Accel } from './accel.js';
@@ -25,6 +24,8 @@ export interface VmFiles {
   readonly vars: string;
   readonly stdout: string;
   readonly stderr: string;
+  /** QMP socket: the lab's BMC hook resets and queries the machine through it. */
+  readonly qmp: string;
 }
 
 export function vmFiles(stateDir: string, node: string): VmFiles {
@@ -36,6 +37,7 @@ export function vmFiles(stateDir: string, node: string): VmFiles {
     vars: `${base}.OVMF_VARS.fd`,
     stdout: `${base}.qemu.out`,
     stderr: `${base}.qemu.err`,
+    qmp: `${base}.qmp`,
   };
 }
 
@@ -47,6 +49,12 @@ export interface QemuOptions {
   readonly memoryMiB?: number;
   readonly cpus?: number;
   readonly ovmfCode?: string;
+  /**
+   * The device the machine boots first, as a BMC's one-time override sets it: 'pxe' puts the first
+   * NIC first, 'disk' the disk. The other stays second, and a blank disk still falls through to the
+   * network, as on real firmware. Undefined: the lab's own order (BIOS network first, UEFI disk first).
+   */
+  readonly boot?: 'pxe' | 'disk';
 }
 
 function noComma(what: string, value: string): string {
@@ -67,6 +75,7 @@ export function qemuArgs(node: NodePlan, opts: QemuOptions): string[] {
     throw new Error(`${node.name} has ${node.nics.length} NICs but ${opts.taps.length} taps were given`);
   const files = vmFiles(opts.stateDir, node.name);
   const uefi = node.firmware === 'uefi';
+  const diskFirst = opts.boot === undefined ? uefi : opts.boot === 'disk';
   const args = [
     '-name',
     node.name,
@@ -83,6 +92,8 @@ export function qemuArgs(node: NodePlan, opts: QemuOptions): string[] {
     `file:${noComma('serial log', files.serial)}`,
     '-pidfile',
     files.pidfile,
+    '-qmp',
+    `unix:${noComma('QMP socket', files.qmp)},server=on,wait=off`,
     // Network first, then disk; if nothing boots, SeaBIOS retries after 5 s instead of halting.
     '-boot',
     'menu=off,strict=off,reboot-timeout=5000',
@@ -102,13 +113,13 @@ export function qemuArgs(node: NodePlan, opts: QemuOptions): string[] {
     // UEFI: disk first, as on real UEFI servers. A blank disk is skipped, so a new machine falls
     // through to PXE; once installed it boots its disk. (iPXE's exit hands OVMF back to its network
     // entries, which would fetch ipxe.efi again.) BIOS: network first; iPXE's sanboot boots the disk.
-    `virtio-blk-pci,drive=disk0,bootindex=${uefi ? 1 : 2}`,
+    `virtio-blk-pci,drive=disk0,bootindex=${diskFirst ? 1 : 2}`,
   );
   node.nics.forEach((nic, i) => {
     const tap = opts.taps[i] as string;
     args.push('-netdev', `tap,id=net${i},ifname=${noComma('tap', tap)},script=no,downscript=no`);
     const device = [`virtio-net-pci`, `netdev=net${i}`, `mac=${nic.mac}`];
-    if (i === 0) device.push(`bootindex=${uefi ? 2 : 1}`);
+    if (i === 0) device.push(`bootindex=${diskFirst ? 2 : 1}`);
     if (uefi) device.push('romfile=');
     args.push('-device', device.join(','));
   });
@@ -154,7 +165,9 @@ export async function startVm(node: NodePlan, opts: StartVmOptions): Promise<num
   const files = vmFiles(opts.stateDir, node.name);
   mkdirSync(opts.stateDir, { recursive: true });
   if (!existsSync(files.disk))
-    await execa('qemu-img', ['create', '-q', '-f', 'qcow2', files.disk, opts.diskSize ?? '10G']);
+    await (
+      await import('execa')
+    ).execa('qemu-img', ['create', '-q', '-f', 'qcow2', files.disk, opts.diskSize ?? '10G']);
   if (node.firmware === 'uefi' && !existsSync(files.vars)) copyFileSync(OVMF.vars, files.vars);
   const stale = readPid(files.pidfile);
   if (stale !== undefined && vmRunning(stale))

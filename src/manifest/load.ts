@@ -89,14 +89,28 @@ export function loadRegion(manifestPath: string): LoadResult {
   for (const ref of validation.fileRefs) {
     const target = resolve(dir, ref.ref);
     const kind = statKind(target);
-    if (kind !== ref.kind) {
+    const wanted = ref.kind === 'secret' ? 'file' : ref.kind;
+    if (kind === 'file' && ref.kind === 'secret') {
+      const mode = statSync(target).mode & 0o777;
+      if ((mode & 0o077) !== 0)
+        diagnostics.push({
+          severity: 'error',
+          code: 'loose-secret-file',
+          message: `${ref.ref} holds credentials but other users may read it (mode ${mode.toString(8).padStart(4, '0')})`,
+          path: ref.path,
+          position: parsed.doc.locate(ref.path),
+          hint: `chmod 600 ${display(target)}`,
+        });
+    }
+    if (kind === undefined && ref.optional) continue;
+    if (kind !== wanted) {
       diagnostics.push({
         severity: 'error',
         code: 'missing-file',
         message:
           kind === undefined
             ? `${ref.ref} does not exist (looked for ${display(target)})`
-            : `${ref.ref} is a ${kind}, not a ${ref.kind}`,
+            : `${ref.ref} is a ${kind}, not a ${wanted}`,
         path: ref.path,
         position: parsed.doc.locate(ref.path),
         hint: `paths are relative to the manifest's folder (${display(dir) || '.'})`,

@@ -30,6 +30,18 @@ export interface Nic {
   readonly port: string;
 }
 
+/** How civostack reaches a node's BMC, rack defaults merged in. */
+export interface BmcAccess {
+  readonly protocol: 'redfish' | 'ipmi';
+  /** As written in the manifest: relative to the manifest's folder. */
+  readonly credentialsFile: string;
+  /** Explicit address; undefined: the planned OOB address. */
+  readonly address: number | undefined;
+  readonly port: number | undefined;
+  readonly insecureTls: boolean;
+  readonly cipherSuite: number;
+}
+
 export interface Node {
   readonly name: string;
   readonly role: 'control-plane' | 'worker';
@@ -37,6 +49,7 @@ export interface Node {
   readonly sku: NodeSku;
   readonly firmware: 'uefi' | 'bios';
   readonly bmcMac: Mac | undefined;
+  readonly bmc: BmcAccess | undefined;
   /** The name this node had before, whose recorded allocations it takes over. */
   readonly renamedFrom: string | undefined;
   readonly nics: readonly Nic[];

@@ -40,6 +40,46 @@ const nicSchema = z.strictObject({
   port: z.string().optional().describe("Port on that switch; default: by the node's slot."),
 });
 
+// A node's BMC. Every field but `address` may come from the rack's `bmc` defaults; the node's own win.
+const bmcFields = {
+  protocol: z
+    .enum(['redfish', 'ipmi'])
+    .describe('How civostack talks to the BMC: Redfish over HTTPS, or IPMI 2.0 (lanplus).'),
+  credentialsFile: fileRef.describe(
+    'YAML file `{ username, password }`, mode 0600, relative to the manifest. Never printed or put on a command line.',
+  ),
+  port: z
+    .number()
+    .int()
+    .min(1)
+    .max(65535)
+    .describe('Redfish HTTPS port (default 443) or IPMI UDP port (default 623).'),
+  insecureTls: z
+    .boolean()
+    .describe('Redfish: accept a self-signed or otherwise unverifiable certificate. Default false.'),
+  cipherSuite: z
+    .number()
+    .int()
+    .min(0)
+    .max(17)
+    .describe('IPMI: the lanplus cipher suite (`ipmitool -C`). Default 17.'),
+};
+const bmcDefaultsSchema = z
+  .strictObject(bmcFields)
+  .partial()
+  .describe("Defaults for the BMCs of this rack's nodes.");
+const bmcSchema = z
+  .strictObject({
+    ...bmcFields,
+    address: ipv4.describe(
+      "The BMC's address; default: the node's planned address on the rack's OOB network (needs bmcMac).",
+    ),
+  })
+  .partial()
+  .describe(
+    'How civostack powers the node and sets its boot device; without it, the node is powered by hand.',
+  );
+
 export const nodeSchema = z.strictObject({
   name,
   role: z.enum(['control-plane', 'worker']),
@@ -51,6 +91,7 @@ export const nodeSchema = z.strictObject({
     .optional()
     .describe('Rack slot; cables nic N to the slot-th server port of ToR N.'),
   bmcMac: mac.optional(),
+  bmc: bmcSchema.optional(),
   renamedFrom: name
     .optional()
     .describe(
@@ -93,6 +134,7 @@ export const rackSchema = z.strictObject({
   name,
   switches: z.array(switchSchema).min(1),
   uplinks: z.array(uplinkSchema).default([]).describe('ToR ↔ border router cables.'),
+  bmc: bmcDefaultsSchema.optional(),
   nodes: z.array(nodeSchema).default([]),
 });
 
@@ -158,6 +200,7 @@ export type Manifest = z.infer<typeof manifestSchema>;
 export type ManifestRack = Manifest['racks'][number];
 export type ManifestSwitch = ManifestRack['switches'][number];
 export type ManifestNode = ManifestRack['nodes'][number];
+export type ManifestBmc = NonNullable<ManifestNode['bmc']>;
 export type ManifestUpstream = NonNullable<ManifestSwitch['upstreams']>[number];
 
 export function manifestJsonSchema(): unknown {

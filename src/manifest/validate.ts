@@ -6,10 +6,11 @@ import { byPosition, formatPath, formatPosition, type Diagnostic, type Path } fr
 import { gatherFacts } from './facts.js';
 import { parseMac, type Mac } from './mac.js';
 import { ipToInt, networkOf, parseCidr, type Cidr } from './net.js';
-import type { Node, Rack, Region, Switch } from './region.js';
+import type { BmcAccess, Node, Rack, Region, Switch } from './region.js';
+import { mergedBmc } from './rules/bmc.js';
 import { closest } from './rules/context.js';
 import { rules, type FileRef, type RuleContext } from './rules/index.js';
-import { manifestSchema, type Manifest } from './schema.js';
+import { manifestSchema, type Manifest, type ManifestBmc } from './schema.js';
 import type { SourceDoc } from './source.js';
 
 export interface Validation {
@@ -55,7 +56,8 @@ export function validateManifest(doc: SourceDoc, catalog: Catalog): Validation {
       const p = doc.locate(path);
       return `${p.file.split('/').at(-1)}:${p.line}`;
     },
-    needFile: (path, ref, kind) => fileRefs.push({ path, ref, kind }),
+    needFile: (path, ref, kind, optional) =>
+      fileRefs.push({ path, ref, kind, ...(optional ? { optional } : {}) }),
   };
   for (const rule of rules) rule(ctx);
   return { diagnostics: diagnostics.sort(byPosition), fileRefs, manifest };
@@ -205,6 +207,7 @@ export function resolveRegion(file: string, manifest: Manifest, catalog: Catalog
         sku,
         firmware: manifest.os.firmware ?? sku.firmware,
         bmcMac: node.bmcMac === undefined ? undefined : mac(node.bmcMac),
+        bmc: bmcAccess(mergedBmc(rack, node)),
         renamedFrom: node.renamedFrom,
         nics: node.nics.map((nic, i) => ({
           name: sku.nics[i]?.name ?? `nic${i}`,
@@ -266,6 +269,21 @@ export function resolveRegion(file: string, manifest: Manifest, catalog: Catalog
     racks,
     switches,
     nodes,
+  };
+}
+
+/** IPMI 2.0's strongest common suite (HMAC-SHA256, AES-128), ipmitool's default. */
+const DEFAULT_CIPHER_SUITE = 17;
+
+function bmcAccess(b: ManifestBmc | undefined): BmcAccess | undefined {
+  if (b === undefined) return undefined;
+  return {
+    protocol: b.protocol ?? fail('bmc protocol'),
+    credentialsFile: b.credentialsFile ?? fail('bmc credentials'),
+    address: b.address === undefined ? undefined : ipToInt(b.address),
+    port: b.port,
+    insecureTls: b.insecureTls ?? false,
+    cipherSuite: b.cipherSuite ?? DEFAULT_CIPHER_SUITE,
   };
 }
 

@@ -1,9 +1,9 @@
 // The planner: Region + recorded allocations → Plan + allocations to record. Pure.
 import type { Node, Region } from '../manifest/index.js';
-import { intToIp, ipToInt, makeNetwork, RACK_SUBNET, type Network } from '../manifest/index.js';
+import { contains, intToIp, ipToInt, makeNetwork, RACK_SUBNET, type Network } from '../manifest/index.js';
 import { Allocations, renameRecorded, type AllocationTable, type Orphan } from './allocator.js';
 import { planSwitches } from './fabric.js';
-import type { DhcpReservation, LinkPlan, NodePlan, Plan, RackPlan } from './types.js';
+import type { BmcPlan, DhcpReservation, LinkPlan, NodePlan, Plan, RackPlan } from './types.js';
 
 export interface PlanOptions {
   /** Release allocations of things no longer in the manifest. */
@@ -183,12 +183,12 @@ export function planRegion(region: Region, prior: AllocationTable, options: Plan
         kind: 'node',
         ztp: false,
       });
-      if (node.bmcMac && plan.bmc) {
+      if (plan.bmc?.mac && contains(oob, ipToInt(plan.bmc.address))) {
         dhcp.push({
           network: 'oob',
           rack: rack.name,
           host: `${node.name}-bmc`,
-          macs: [node.bmcMac],
+          macs: [plan.bmc.mac],
           address: plan.bmc.address,
           kind: 'bmc',
           ztp: false,
@@ -289,6 +289,20 @@ export function planRegion(region: Region, prior: AllocationTable, options: Plan
   return { plan, allocations, orphans: alloc.orphaned() };
 }
 
+function planBmc(node: Node, allocated: string | undefined): BmcPlan | undefined {
+  const explicit = node.bmc?.address === undefined ? undefined : intToIp(node.bmc.address);
+  const address = explicit ?? (node.bmcMac ? allocated : undefined);
+  if (address === undefined) return undefined;
+  const access = node.bmc && {
+    protocol: node.bmc.protocol,
+    credentialsFile: node.bmc.credentialsFile,
+    port: node.bmc.port,
+    insecureTls: node.bmc.insecureTls,
+    cipherSuite: node.bmc.cipherSuite,
+  };
+  return { mac: node.bmcMac, address, access };
+}
+
 function planNode(
   region: Region,
   node: Node,
@@ -310,7 +324,7 @@ function planNode(
     sku: node.sku.name,
     firmware: node.firmware,
     disk: node.sku.disk,
-    bmc: node.bmcMac && a.bmc ? { mac: node.bmcMac, address: a.bmc } : undefined,
+    bmc: planBmc(node, a.bmc),
     nics: node.nics.map((n) => ({
       name: n.name,
       mac: n.mac,

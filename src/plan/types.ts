@@ -28,6 +28,26 @@ export interface NodeNicPlan {
   readonly port: string;
 }
 
+/** How civostack drives a node's BMC. The credentials stay in their file; the Plan names it only. */
+export interface BmcAccessPlan {
+  readonly protocol: 'redfish' | 'ipmi';
+  /** As written in the manifest: relative to the manifest's folder. */
+  readonly credentialsFile: string;
+  /** Redfish HTTPS port (default 443) or IPMI UDP port (default 623) when the manifest sets one. */
+  readonly port: number | undefined;
+  readonly insecureTls: boolean;
+  readonly cipherSuite: number;
+}
+
+export interface BmcPlan {
+  /** For the OOB DHCP reservation; undefined when the manifest gives the address but no bmcMac. */
+  readonly mac: string | undefined;
+  /** The manifest's bmc.address, else the node's planned address on the rack's OOB network. */
+  readonly address: string;
+  /** Undefined when the manifest gives no BMC credentials: the node is powered by hand. */
+  readonly access: BmcAccessPlan | undefined;
+}
+
 export interface NodePlan {
   readonly name: string;
   /** The node's previous name (manifest `renamedFrom`): its recorded state moves to this one. */
@@ -38,7 +58,7 @@ export interface NodePlan {
   readonly sku: string;
   readonly firmware: 'uefi' | 'bios';
   readonly disk: string;
-  readonly bmc: { readonly mac: string; readonly address: string } | undefined;
+  readonly bmc: BmcPlan | undefined;
   readonly nics: readonly NodeNicPlan[];
   readonly bond: {
     readonly name: string;

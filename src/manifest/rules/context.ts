@@ -8,7 +8,10 @@ export interface FileRef {
   readonly path: Path;
   /** As written in the manifest, relative to the manifest's folder. */
   readonly ref: string;
-  readonly kind: 'file' | 'directory';
+  /** 'secret': a file only its owner may read (mode 0600 or stricter). */
+  readonly kind: 'file' | 'directory' | 'secret';
+  /** A missing file is fine (the lab generates it); one that exists is still checked. */
+  readonly optional?: boolean;
 }
 
 export interface RuleContext {
@@ -20,7 +23,7 @@ export interface RuleContext {
   /** "lab.yaml:41", for messages that name a second place. */
   at(path: Path): string;
   /** Files the manifest refers to; the loader checks they exist. */
-  needFile(path: Path, ref: string, kind: FileRef['kind']): void;
+  needFile(path: Path, ref: string, kind: FileRef['kind'], optional?: boolean): void;
 }
 
 export type Rule = (ctx: RuleContext) => void;

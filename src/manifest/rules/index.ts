@@ -1,4 +1,5 @@
 // Every semantic rule, in the order their errors are most useful to read.
+import { bmcs } from './bmc.js';
 import { cabling, fabric, knownHardware, pairs } from './topology.js';
 import { controlPlane, fileRefs, osProfile } from './cluster.js';
 import { addresses } from './addresses.js';
@@ -26,6 +27,7 @@ export const rules: readonly Rule[] = [
   portsCabledOnce,
   controlPlane,
   osProfile,
+  bmcs,
   fileRefs,
 ];
 
