@@ -35,14 +35,6 @@ export {
   type StartVmOptions,
   type VmFiles,
 } from './qemu.js';
-export {
-  labUp,
-  labDown,
-  labStatus,
-  labPaths,
-  claimLabSubnet,
-  LabError,
-  type LabEvent,
-  type LabStatus,
-  type LabUpResult,
-} from './lab.js';
+export { labDown, labStatus, labPaths, claimLabSubnet, LabError, type LabStatus } from './lab.js';
+export { labPowerFactory, labDiagnose } from './power.js';
+export { labBootService } from './boot-service.js';
