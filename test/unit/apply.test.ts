@@ -11,6 +11,7 @@ import { eachAction, type Phase, type RunContext } from '../../src/apply/phase.j
 import { rackPhases, regionUp } from '../../src/apply/region-up.js';
 import { runPhases, selectPhases } from '../../src/apply/runner.js';
 import type { BootServiceProvider } from '../../src/apply/context.js';
+import { NodeStore, type NodeEvent } from '../../src/boot/index.js';
 import { recorder, type CivoEvent } from '../../src/events.js';
 import { loadRegion } from '../../src/manifest/index.js';
 import { commit, prepare } from '../../src/pipeline.js';
@@ -391,5 +392,49 @@ describe('the power phase', () => {
       'r01-n02: no BMC credentials: power it on by hand; it boots from the network on NIC 52:54:00:aa:00:02',
     ]);
     expect(warnings).toContainEqual(['node.failed', 'r01-n03: power: BMC answered 500']);
+  });
+});
+
+describe('the wait-installed phase', () => {
+  it('follows each node to installed from the node store, and a failing node fails alone, with why', async () => {
+    const st = state();
+    const p = labPrepared(st);
+    commit(p);
+    const store = new NodeStore(st, p.plan.nodes);
+    const rec = recorder();
+    const steps: [number, string, NodeEvent][] = [
+      [30, 'r01-n01', { kind: 'progress', state: 'installing', percent: 40 }],
+      [60, 'r01-n02', { kind: 'progress', state: 'failed', message: 'image checksum mismatch' }],
+      [90, 'r01-n01', { kind: 'progress', state: 'installed' }],
+      [120, 'r01-n03', { kind: 'progress', state: 'installed' }],
+    ];
+    const timers = steps.map(([ms, node, e]) => setTimeout(() => store.apply(node, e), ms));
+    const r = await regionUp({
+      manifest: LAB,
+      prepared: p,
+      phases: rackPhases(),
+      power: fakePower([]),
+      boot: noBoot,
+      emit: rec.sink,
+      signal: new AbortController().signal,
+      nodeTimeoutMs: 60_000,
+      selection: { only: 'wait-installed' },
+      pollMs: { states: 10, ssh: 10, power: 60_000 },
+    });
+    timers.forEach(clearTimeout);
+    expect(r.outcome).toBe('done');
+    const states = rec.events.flatMap((e) =>
+      e.kind === 'node-state'
+        ? [`${e.node} ${e.state}${e.percent !== undefined ? ` ${e.percent}` : ''}`]
+        : [],
+    );
+    expect(states.filter((s) => s.startsWith('r01-n01'))).toEqual([
+      'r01-n01 installing 40',
+      'r01-n01 installed 100',
+    ]);
+    const failed = rec.events.filter((e) => e.kind === 'warning' && e.code === 'node.failed');
+    expect(failed).toEqual([
+      expect.objectContaining({ target: 'r01-n02', message: 'r01-n02: image checksum mismatch' }),
+    ]);
   });
 });
