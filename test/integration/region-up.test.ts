@@ -1,10 +1,11 @@
 // region up as an SRE runs it before touching a rack: the built CLI, no terminal, a real state folder.
 import { existsSync } from 'node:fs';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { civostack } from '../helpers/cli.js';
 import { hashTree } from '../helpers/hash.js';
-import { NYC1, tempDir } from '../helpers/manifest.js';
+import { NYC1, REPO, tempDir } from '../helpers/manifest.js';
 
 const PHASES = [
   'Validate, plan and render',
@@ -103,4 +104,73 @@ describe('civostack region up without a terminal', () => {
     expect(r.stderr).toContain('pass --yes');
     expect(existsSync(state)).toBe(false);
   });
+});
+
+describe('civostack region up, interrupted', () => {
+  /** Starts region up waiting for nodes that nobody powers, and resolves once it is waiting. */
+  async function waiting(state: string) {
+    const child = execa(
+      'node',
+      [
+        join(REPO, 'bin/civostack'),
+        'region',
+        'up',
+        NYC1,
+        '--yes',
+        '--only',
+        'wait-installed',
+        '--state-dir',
+        state,
+      ],
+      { reject: false, env: { NO_COLOR: '1' } },
+    );
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('==> Wait until every node is installed')) resolve();
+      });
+      void child.then(() => reject(new Error(`region up ended early:\n${out}`)));
+    });
+    // Wrapped: an async function returning the subprocess (a thenable) would wait for its end.
+    return { child };
+  }
+
+  it('stops cleanly on SIGINT: exit 130, the lock released, the journal says cancelled', async () => {
+    const state = join(tempDir('civostack-up-'), 'state');
+    const { child } = await waiting(state);
+    expect(existsSync(join(state, 'lock'))).toBe(true);
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode, String(r.stderr)).toBe(130);
+    expect(String(r.stdout)).toContain('SIGINT: stopping after the actions under way');
+    expect(existsSync(join(state, 'lock'))).toBe(false);
+    const status = await civostack(['region', 'status', NYC1, '--state-dir', state]);
+    expect(status.stdout).toContain('wait-installed: cancelled');
+  }, 120_000);
+
+  it('after SIGKILL, the next run takes the stale lock over, saying so', async () => {
+    const state = join(tempDir('civostack-up-'), 'state');
+    const { child } = await waiting(state);
+    child.kill('SIGKILL');
+    await child;
+    expect(existsSync(join(state, 'lock'))).toBe(true);
+    const status = await civostack(['region', 'status', NYC1, '--state-dir', state]);
+    expect(status.stdout).toMatch(/interrupted \(pid \d+ is gone\)/);
+    const again = await civostack([
+      'region',
+      'up',
+      NYC1,
+      '--yes',
+      '--only',
+      'record-applied',
+      '--state-dir',
+      state,
+    ]);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(
+      /warning: taking over the lock of .*'s run \(pid \d+ on .*\): that process is gone/,
+    );
+    expect(existsSync(join(state, 'lock'))).toBe(false);
+  }, 120_000);
 });
