@@ -29,3 +29,4 @@ export {
 export { parseDnsmasqLine, startDnsmasq, type DnsmasqEvent } from './dnsmasq.js';
 export { parseRange } from './http-file.js';
 export { builtArtifacts, customArtifacts, type BuiltArtifacts } from './artifacts.js';
+export { bootProgress } from './progress.js';

@@ -6,15 +6,8 @@ import { InvalidManifest } from './load.js';
 import { planCommand } from './plan.js';
 import { diffCommand, renderCommand } from './render.js';
 import { pxeServeCommand, pxeUnknownCommand, statusCommand } from './pxe.js';
-import {
-  labDownCommand,
-  labRedfishRelayCommand,
-  labStatusCommand,
-  labUpCommand,
-  labVmCommand,
-  regionUpCommand,
-  type LabFlags,
-} from './lab.js';
+import { labDownCommand, labRedfishRelayCommand, labStatusCommand, labVmCommand } from './lab.js';
+import { labUpCommand, regionUpCommand, type UpFlags } from './up.js';
 import { schemaCommand } from './schema.js';
 import { bmcCommand, type BmcFlags, type BmcVerb } from './bmc.js';
 import { validateCommand } from './validate.js';
@@ -117,6 +110,14 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('take the region from powered-off machines to installed nodes reachable by SSH')
     .argument('<manifest>', 'region manifest (YAML)')
     .option('--lab', 'rehearse on this machine: a QEMU machine per node in network namespaces', false)
+    .option(
+      '--dry-run',
+      'print what every phase would do, per host and device, with the config diff; write nothing',
+      false,
+    )
+    .option('--only <phase>', 'run this phase only')
+    .option('--from <phase>', 'start at this phase')
+    .option('-y, --yes', 'do not ask before acting (needed without a terminal)', false)
     .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
     .option('--cache-dir <dir>', 'where the installer and the lab OS image are built')
     .addOption(
@@ -124,12 +125,23 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
         .choices(['auto', 'kvm', 'tcg'])
         .default('auto'),
     )
-    .option('--timeout <minutes>', 'give up after this long', '30')
+    .option('--timeout <minutes>', 'how long each node gets to install, and then to answer SSH', '30')
     .addOption(outputOption())
-    .addHelpText('after', '\nExample:\n  $ sudo civostack region up inventories/lab.yaml --lab')
-    .action(async (manifest: string, opts: LabFlags & { lab: boolean }) =>
-      setExit(await regionUpCommand(io, manifest, opts)),
-    );
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ civostack region up inventories/nyc1.yaml --dry-run
+  $ sudo civostack region up inventories/nyc1.yaml
+  $ sudo civostack region up inventories/lab.yaml --lab --yes --output json
+
+Phases: prepare, boot-service, power, wait-installed, boot-disk, ssh-ready, record-applied, verify
+(--lab adds lab-artifacts and lab-network after prepare).
+
+Exit codes: 0 every node SSH-ready (or dry run done), 1 failed (each node named with why),
+64 usage (e.g. no terminal and no --yes), 75 another run holds the region's lock, 130 cancelled.`,
+    )
+    .action(async (manifest: string, opts: UpFlags) => setExit(await regionUpCommand(io, manifest, opts)));
 
   const lab = program
     .command('lab')
@@ -151,9 +163,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(outputOption())
     .addHelpText(
       'after',
-      '\nExample:\n  $ sudo civostack lab up inventories/lab.yaml\n\nReturns when every node is SSH-ready, or says which node stopped where, with its console.',
+      '\nExample:\n  $ sudo civostack lab up inventories/lab.yaml\n\nThe phases of `region up --lab`, without asking (it acts on this host only). Returns when every\nnode is SSH-ready, or says which node stopped where, with its console.',
     )
-    .action(async (manifest: string, opts: LabFlags) => setExit(await labUpCommand(io, manifest, opts)));
+    .action(async (manifest: string, opts: Omit<UpFlags, 'lab' | 'yes' | 'dryRun'>) =>
+      setExit(await labUpCommand(io, manifest, opts)),
+    );
   lab
     .command('status')
     .description('show the lab network, the boot server, each machine and node state')

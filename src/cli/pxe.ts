@@ -1,6 +1,7 @@
 // `civostack pxe serve|unknown` and `region status`: the boot service and what it has seen.
 import { dirname, resolve } from 'node:path';
 import {
+  bootProgress,
   bootRuntime,
   customArtifacts,
   describeState,
@@ -12,10 +13,26 @@ import {
 import { ExitCode, UserError } from '../errors.js';
 import { loadOrFail } from './load.js';
 import { printJson, type Io, type OutputFormat } from './output.js';
-import { nodeProgress } from './progress.js';
+import { nodeLineRenderer, plainRenderer } from './progress.js';
 import { renderFromManifest } from './render.js';
 import { table } from './table.js';
 import { stateDirFor } from '../state/index.js';
+import { processAlive } from '../apply/lock.js';
+import { readJournal, type JournalFile } from '../apply/journal.js';
+
+/** The last run's phases, from its journal: a hint of what it did, the node states are the truth. */
+export function journalHint(j: JournalFile | undefined): string | undefined {
+  if (!j) return undefined;
+  const how = j.outcome
+    ? `${j.outcome} at ${j.endedAt ?? '?'}`
+    : processAlive(j.pid)
+      ? `running (pid ${j.pid})`
+      : `interrupted (pid ${j.pid} is gone): run it again to resume`;
+  const phases = j.phases.map(
+    (p) => `  ${p.phase}: ${p.outcome}${p.message ? ` (${p.message.split('\n')[0]})` : ''}`,
+  );
+  return [`Last run (journal, a hint): ${j.command}, started ${j.startedAt}, ${how}`, ...phases].join('\n');
+}
 
 export interface ServeFlags {
   readonly stateDir?: string;
@@ -40,21 +57,22 @@ export async function pxeServeCommand(io: Io, manifest: string, flags: ServeFlag
     },
   });
   const { plan } = rendered;
-  const progress = nodeProgress(
-    io,
-    plan.nodes.map((n) => n.name),
-  );
+  const progress = io.color
+    ? nodeLineRenderer(
+        io,
+        plan.nodes.map((n) => n.name),
+      )
+    : plainRenderer(io);
+  const info = (message: string) => progress.emit({ kind: 'log', code: 'log', message });
   let artifacts: BootArtifacts;
   try {
     artifacts =
       plan.os.profile === 'lab-debian'
         ? // Loaded only for the lab profile: it pulls in the image builders.
-          await (
-            await import('../lab/artifacts.js')
-          ).labArtifacts(plan, flags.cacheDir, (line) => progress.info(line))
+          await (await import('../lab/artifacts.js')).labArtifacts(plan, flags.cacheDir, (line) => info(line))
         : customArtifacts(plan, dirname(resolve(manifest)));
   } catch (err) {
-    progress.stop();
+    await progress.stop();
     throw err;
   }
   const port = flags.port !== undefined ? Number(flags.port) : plan.bootstrap.httpPort;
@@ -68,16 +86,11 @@ export async function pxeServeCommand(io: Io, manifest: string, flags: ServeFlag
     listen: { host: flags.listen ?? plan.bootstrap.address, port },
     dhcp: flags.dhcp,
     onEvent: (e) => {
-      if (e.kind === 'node') progress.node(e.node, e.text);
-      else if (e.kind === 'unknown-mac')
-        progress.info(`unknown MAC ${e.mac} (${e.from}): not in the manifest; see civostack pxe unknown`);
-      else if (e.kind === 'refused')
-        progress.info(`refused ${e.method} ${e.path} from ${e.from}: ${e.status} ${e.reason}`);
-      else if (e.kind === 'dnsmasq' && e.event.kind === 'tftp')
-        progress.info(`tftp: sent ${e.event.file} to ${e.event.to}`);
+      const event = bootProgress(e);
+      if (event) progress.emit(event);
     },
   });
-  progress.info(
+  info(
     `boot server on ${service.url}, DHCP ${flags.dhcp}${flags.dhcp === 'off' ? '' : ' (dnsmasq)'}; Ctrl-C stops it`,
   );
 
@@ -90,8 +103,9 @@ export async function pxeServeCommand(io: Io, manifest: string, flags: ServeFlag
     void service.nginxExited.then((code) => done(`nginx exited with code ${code}`));
   });
   await service.close();
-  progress.stop(`boot server stopped (${reason})`);
-  return reason.startsWith('SIG') ? ExitCode.ok : ExitCode.error;
+  info(`boot server stopped (${reason})`);
+  await progress.stop();
+  return reason.startsWith('dnsmasq') ? ExitCode.error : ExitCode.ok;
 }
 
 export function pxeUnknownCommand(
@@ -121,7 +135,8 @@ export function statusCommand(
   flags: { stateDir?: string; output: OutputFormat },
 ): number {
   const region = loadOrFail(io, manifest);
-  const { nodes } = readNodeStates(stateDirFor(manifest, region.name, flags.stateDir));
+  const state = stateDirFor(manifest, region.name, flags.stateDir);
+  const { nodes } = readNodeStates(state);
   const rows = region.nodes.map((n) => ({
     node: n.name,
     ...(nodes[n.name] ?? { state: 'pending' as const, updatedAt: '' }),
@@ -138,6 +153,8 @@ export function statusCommand(
         rows.map((r) => [r.node, describeState(r), r.address, r.mac, r.updatedAt || undefined]),
       ),
     );
+    const hint = journalHint(readJournal(state));
+    if (hint) io.out(`\n${hint}`);
   }
   return ExitCode.ok;
 }

@@ -18,13 +18,14 @@ const REDACTED = '<redacted>';
 /**
  * Secret values are replaced wherever they appear; known secret-bearing settings are also masked by
  * pattern, so a password rotated since the baseline (whose old value we no longer hold) never shows.
+ * A preview's "(would be generated)" (src/pipeline.ts) holds no value and stays readable.
  */
 export function redact(text: string, secretValues: readonly string[]): string {
   let out = text;
   for (const value of secretValues) if (value.length >= 4) out = out.split(value).join(REDACTED);
   return out
-    .replace(/^(\s*neighbor\s+\S+\s+password\s+)\S+/gm, `$1${REDACTED}`)
-    .replace(/^(\s*(?:token|agent-token)\s*:\s*)\S+/gm, `$1${REDACTED}`)
+    .replace(/^(\s*neighbor\s+\S+\s+password\s+)(?!\(would be generated\))\S+/gm, `$1${REDACTED}`)
+    .replace(/^(\s*(?:token|agent-token)\s*:\s*)(?!\(would be generated\))\S+/gm, `$1${REDACTED}`)
     .replace(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, REDACTED);
 }
 

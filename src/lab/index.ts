@@ -43,17 +43,9 @@ export {
   type StartVmOptions,
   type VmFiles,
 } from './qemu.js';
-export {
-  labUp,
-  labDown,
-  labStatus,
-  labPaths,
-  claimLabSubnet,
-  LabError,
-  type LabEvent,
-  type LabStatus,
-  type LabUpResult,
-} from './lab.js';
+export { labDown, labStatus, labPaths, claimLabSubnet, LabError, type LabStatus } from './lab.js';
+export { labDiagnose } from './power.js';
+export { labBootService } from './boot-service.js';
 export {
   ensureBmcEmulators,
   stopBmcEmulators,

@@ -1,28 +1,19 @@
-// The lab rehearsal: a rack in a network namespace, the boot server and dnsmasq inside it, one
-// QEMU machine per node, watched from power-on to an SSH login whose host key the installer
-// reported. `labUp` is idempotent (what runs is kept); `labDown` removes every trace.
+// The lab rehearsal's pieces: a rack in a network namespace, the host's link into it, the boot
+// server and dnsmasq inside it. `region up --lab` runs them as phases (src/apply/region-up.ts);
+// `labDown` removes every trace.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import {
-  bootRuntime,
-  historyFile,
-  NodeStore,
-  readNodeStates,
-  describeState,
-  type NodeState,
-} from '../boot/index.js';
+import { bootRuntime, historyFile, readNodeStates, describeState } from '../boot/index.js';
 import { UserError } from '../errors.js';
+import type { EventSink } from '../events.js';
 import { intToIp, ipToInt } from '../manifest/index.js';
-import type { NodePlan, Plan } from '../plan/index.js';
-import { SshHost } from '../remote/index.js';
-import { sshPrivateKeyPath, type StateDir } from '../state/index.js';
-import { labArtifacts } from './artifacts.js';
+import type { Plan } from '../plan/index.js';
+import type { StateDir } from '../state/index.js';
 import {
-  createLabNetwork,
   destroyLabNetwork,
   execCommand,
   labNetwork,
@@ -30,25 +21,10 @@ import {
   probeLabFeatures,
   type LabNetwork,
 } from './netns.js';
-import { chooseAccel, recordVerdict, type Accel, type AccelChoice, type ProbeOptions } from './accel.js';
-import { DEFAULT_CACHE_DIR } from './artifacts.js';
-import {
-  readPid,
-  startVm,
-  stopVm,
-  tailSerial,
-  VmError,
-  vmFiles,
-  vmRunning,
-  type StartVmOptions,
-} from './qemu.js';
+import { readPid, stopVm, tailSerial, vmFiles, vmRunning } from './qemu.js';
 import { stopBmcEmulators } from './bmc-emulators.js';
 
 const CLI = fileURLToPath(new URL('../../bin/civostack', import.meta.url));
-
-export type LabEvent =
-  | { readonly kind: 'step'; readonly text: string }
-  | { readonly kind: 'node'; readonly node: string; readonly text: string };
 
 export class LabError extends UserError {}
 
@@ -70,7 +46,7 @@ export function labPaths(state: StateDir): LabPaths {
 }
 
 /** The host's leg on the lab's provisioning network, so civostack can reach the nodes by SSH. */
-function hostLink(plan: Plan): { name: string; peer: string; address: string } {
+export function hostLink(plan: Plan): { name: string; peer: string; address: string } {
   const rack = plan.racks.find((r) => r.name === plan.bootstrap.rack)!;
   const base = ipToInt(rack.provisioning.cidr.split('/')[0]!);
   const tag = createHash('sha256').update(plan.region.name).digest('hex').slice(0, 6);
@@ -82,14 +58,14 @@ function hostLink(plan: Plan): { name: string; peer: string; address: string } {
   };
 }
 
-async function namespaceExists(name: string): Promise<boolean> {
+export async function namespaceExists(name: string): Promise<boolean> {
   const r = await execa('ip', ['netns', 'list'], { reject: false });
   return String(r.stdout)
     .split('\n')
     .some((l) => l.split(' ')[0] === name);
 }
 
-async function labNet(plan: Plan): Promise<LabNetwork> {
+export async function labNet(plan: Plan): Promise<LabNetwork> {
   return labNetwork(plan, plan.region.name, { features: await probeLabFeatures() });
 }
 
@@ -148,7 +124,11 @@ export async function claimLabSubnet(subnet: string, step: (text: string) => voi
   if (still) throw new LabError(`could not free ${subnet} on this host (${still.line})`);
 }
 
-async function ensureHostLink(plan: Plan, net: LabNetwork, step: (text: string) => void): Promise<void> {
+export async function ensureHostLink(
+  plan: Plan,
+  net: LabNetwork,
+  step: (text: string) => void,
+): Promise<void> {
   const link = hostLink(plan);
   const exists = (await execa('ip', ['link', 'show', link.name], { reject: false })).exitCode === 0;
   if (exists) return;
@@ -177,9 +157,17 @@ async function ensureHostLink(plan: Plan, net: LabNetwork, step: (text: string) 
   await ip('link', 'set', link.name, 'up');
 }
 
-async function ensureBootServer(o: LabUpOptions, net: LabNetwork, paths: LabPaths): Promise<void> {
+/** What the lab's boot server (`pxe serve` inside the lab's namespace) is started from. */
+export interface LabBootServer {
+  readonly manifest: string;
+  readonly state: StateDir;
+  readonly cacheDir?: string;
+}
+
+export async function ensureBootServer(o: LabBootServer, net: LabNetwork, paths: LabPaths): Promise<void> {
   const running = readPid(paths.bootPid);
   if (running !== undefined && vmRunning(running)) return;
+  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   const log = openSync(paths.bootLog, 'a');
   const args = [
     'netns',
@@ -211,243 +199,6 @@ async function ensureBootServer(o: LabUpOptions, net: LabNetwork, paths: LabPath
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new LabError(`the boot server did not start within 2 minutes:\n${tailSerial(paths.bootLog, 15)}`);
-}
-
-/**
- * What makes a node ssh-ready: it answers SSH with the host key its installer reported, it is the
- * node we think (its seed's node.json), and cloud-init has finished the first boot. Before that,
- * cloud-init may still restart sshd (set_passwords rewrites sshd_config), so a login that worked
- * once could be refused a second later.
- */
-const READY_CHECK = 'test -e /var/lib/cloud/instance/boot-finished && cat /etc/civostack/node.json';
-
-export interface LabUpOptions {
-  readonly manifest: string;
-  readonly plan: Plan;
-  readonly state: StateDir;
-  readonly cacheDir?: string;
-  /** `auto` (the default) probes KVM with the installer's kernel once per boot of the host. */
-  readonly accel?: AccelChoice;
-  /** Give up when not every node is SSH-ready by then. */
-  readonly timeoutMs: number;
-  readonly onEvent: (e: LabEvent) => void;
-}
-
-export interface LabUpResult {
-  /** For each node, seconds from `lab up` until it first reached each state. */
-  readonly timeline: Readonly<Record<string, Readonly<Record<string, number>>>>;
-  readonly accel: string;
-}
-
-/** Lab machines under KVM show console output within this long, or they are started again under TCG. */
-const KVM_CONSOLE_BOUND_MS = 90_000;
-
-/**
- * Starts the lab's machines under the accelerator the probe chose, and keeps the lab from being
- * stranded by a KVM that passed the probe but fails a machine: a machine that does not start under
- * KVM, or writes nothing on its console in time, is started again under TCG, and the ones after it
- * follow the same verdict.
- */
-class LabMachines {
-  accel: Accel = 'tcg';
-  private readonly startedUnder = new Map<string, { accel: Accel; at: number }>();
-  private readonly probe: ProbeOptions;
-  private readonly cacheDir: string;
-
-  constructor(
-    private readonly o: LabUpOptions,
-    private readonly net: LabNetwork,
-    private readonly paths: LabPaths,
-    artifacts: { readonly kernel?: string; readonly initrd?: string },
-    nodes: readonly NodePlan[],
-    private readonly step: (text: string) => void,
-  ) {
-    this.cacheDir = o.cacheDir ?? DEFAULT_CACHE_DIR;
-    this.probe = {
-      kernel: artifacts.kernel ?? '',
-      initrd: artifacts.initrd ?? '',
-      firmwares: [...new Set(nodes.map((n) => n.firmware))],
-    };
-  }
-
-  async chooseAccel(): Promise<void> {
-    const v = await chooseAccel(this.o.accel ?? 'auto', this.cacheDir, this.probe);
-    this.accel = v.accel;
-    const what = v.accel === 'kvm' ? 'KVM' : 'software emulation (TCG)';
-    this.step(
-      `virtual machines: ${what}: ${v.reason}${v.cached ? ' (probed earlier since this host booted)' : ''}`,
-    );
-  }
-
-  private options(node: NodePlan, accel: Accel): StartVmOptions {
-    return {
-      accel,
-      taps: this.net.nodes.find((p) => p.node === node.name)!.taps.map((t) => t.name),
-      stateDir: this.paths.vms,
-      namespace: this.net.namespace,
-      memoryMiB: 1024,
-    };
-  }
-
-  private fallBack(node: NodePlan, why: string): void {
-    this.step(
-      `${node.name}: ${why} under KVM: starting it again under software emulation (TCG); the other machines follow`,
-    );
-    this.accel = 'tcg';
-    if ((this.o.accel ?? 'auto') === 'auto')
-      recordVerdict(this.cacheDir, this.probe, { accel: 'tcg', reason: `${node.name} ${why} under KVM` });
-  }
-
-  /** Starts the node's machine unless it runs; true when it was started now. */
-  async start(node: NodePlan): Promise<boolean> {
-    const pid = readPid(vmFiles(this.paths.vms, node.name).pidfile);
-    if (pid !== undefined && vmRunning(pid)) return false;
-    try {
-      await startVm(node, this.options(node, this.accel));
-    } catch (err) {
-      if (this.accel !== 'kvm' || !(err instanceof VmError)) throw err;
-      this.fallBack(node, `QEMU would not start (${err.message.split('\n')[0]})`);
-      await startVm(node, this.options(node, 'tcg'));
-    }
-    this.startedUnder.set(node.name, { accel: this.accel, at: Date.now() });
-    return true;
-  }
-
-  /** A machine started under KVM that has written nothing on its console in time is started again under TCG. */
-  async watch(node: NodePlan): Promise<void> {
-    const started = this.startedUnder.get(node.name);
-    if (started?.accel !== 'kvm' || Date.now() - started.at < KVM_CONSOLE_BOUND_MS) return;
-    const files = vmFiles(this.paths.vms, node.name);
-    if (tailSerial(files.serial, 1) !== '') {
-      this.startedUnder.set(node.name, { ...started, at: Number.POSITIVE_INFINITY });
-      return;
-    }
-    const pid = readPid(files.pidfile);
-    if (pid !== undefined) await stopVm(pid);
-    this.fallBack(node, `wrote nothing on its console in ${KVM_CONSOLE_BOUND_MS / 1000} s`);
-    await startVm(node, this.options(node, 'tcg'));
-    this.startedUnder.set(node.name, { accel: 'tcg', at: Date.now() });
-  }
-}
-
-export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
-  const started = Date.now();
-  const paths = labPaths(o.state);
-  mkdirSync(paths.vms, { recursive: true });
-  const step = (text: string) => o.onEvent({ kind: 'step', text });
-
-  step('installer and lab OS image: building or reusing the cached ones');
-  const artifacts = await labArtifacts(o.plan, o.cacheDir, (line) => step(line));
-
-  const net = await labNet(o.plan);
-  for (const l of net.limitations) step(`note: ${l}`);
-  if (!(await namespaceExists(net.namespace))) step(`network namespace ${net.namespace}: creating`);
-  await createLabNetwork(net);
-  await ensureHostLink(o.plan, net, step);
-
-  step('boot server and dnsmasq: starting inside the namespace');
-  await ensureBootServer(o, net, paths);
-
-  const ports = new Map(net.nodes.map((p) => [p.node, p]));
-  const nodes = o.plan.nodes.filter((n) => ports.has(n.name));
-  const machines = new LabMachines(o, net, paths, artifacts, nodes, step);
-  await machines.chooseAccel();
-  for (const node of nodes) {
-    if (await machines.start(node)) o.onEvent({ kind: 'node', node: node.name, text: 'powered on' });
-  }
-
-  const store = new NodeStore(o.state, o.plan.nodes);
-  const timeline: Record<string, Record<string, number>> = Object.fromEntries(
-    nodes.map((n) => [n.name, { 'powered-on': 0 }]),
-  );
-  const shown = new Map<string, string>();
-  const lastTry = new Map<string, number>();
-  const failed = new Map<string, string>();
-  const keyFile = sshPrivateKeyPath(o.state);
-  while (true) {
-    const { nodes: states } = readNodeStates(o.state);
-    let ready = 0;
-    for (const node of nodes) {
-      const s: NodeState | undefined = states[node.name];
-      const files = vmFiles(paths.vms, node.name);
-      if (s) {
-        const text = describeState(s);
-        if (shown.get(node.name) !== text) {
-          shown.set(node.name, text);
-          o.onEvent({ kind: 'node', node: node.name, text });
-        }
-        timeline[node.name]![s.state] ??= Math.round((Date.now() - started) / 1000);
-      }
-      if (s?.state === 'ssh-ready') {
-        ready++;
-        continue;
-      }
-      if (s?.state === 'failed') {
-        // A failed node stops only itself: the others go on, and it is reported at the end.
-        failed.set(
-          node.name,
-          `${node.name} failed: ${s.message ?? ''}\n--- last lines of ${files.serial}\n${tailSerial(files.serial, 25)}`,
-        );
-        continue;
-      }
-      await machines.watch(node);
-      const pid = readPid(files.pidfile);
-      if (pid === undefined || !vmRunning(pid)) {
-        throw new LabError(
-          `${node.name}'s machine stopped while ${s ? describeState(s) : 'pending'}\n--- last lines of ${files.serial}\n${tailSerial(files.serial, 25)}`,
-        );
-      }
-      // UEFI nodes boot their disk without asking iPXE again: they stay "installed" until SSH answers.
-      if (
-        (s?.state === 'booted-from-disk' || s?.state === 'installed') &&
-        s.hostKeys?.length &&
-        Date.now() - (lastTry.get(node.name) ?? 0) > 5000
-      ) {
-        lastTry.set(node.name, Date.now());
-        try {
-          const host = new SshHost({
-            name: node.name,
-            address: node.provisioning.address,
-            username: 'root',
-            privateKey: readFileSync(keyFile),
-            knownHostKeys: s.hostKeys,
-            readyTimeoutMs: 8000,
-            connectAttempts: 1,
-          });
-          const r = await host
-            .exec(['sh', '-c', READY_CHECK], { allowFailure: true })
-            .finally(() => void host.close());
-          const id = r.code === 0 ? (JSON.parse(r.stdout) as { node?: string }).node : undefined;
-          if (id === node.name) store.apply(node.name, { kind: 'ssh-ready' });
-        } catch {
-          // Not up yet (sshd starting): tried again in a few seconds.
-        }
-      }
-    }
-    if (ready + failed.size === nodes.length) {
-      if (failed.size > 0)
-        throw new LabError(
-          [...failed.values()].join('\n'),
-          `${ready} other node(s) are SSH-ready; fix the cause and run lab up again to retry`,
-        );
-      return { timeline, accel: machines.accel };
-    }
-    // The boot server is supervised: if it died, start it again; node states are on disk, so
-    // finished nodes are not installed again.
-    const bootPid = readPid(paths.bootPid);
-    if (bootPid === undefined || !vmRunning(bootPid)) {
-      step('boot server is not running: starting it again');
-      await ensureBootServer(o, net, paths);
-    }
-    if (Date.now() - started > o.timeoutMs) {
-      const report = nodes.map((n) => `  ${n.name}: ${shown.get(n.name) ?? 'pending'}`).join('\n');
-      const slow = nodes.find((n) => states[n.name]?.state !== 'ssh-ready')!;
-      throw new LabError(
-        `not every node was SSH-ready within ${Math.round(o.timeoutMs / 60000)} min:\n${report}\n--- last lines of ${slow.name}'s console\n${tailSerial(vmFiles(paths.vms, slow.name).serial, 25)}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 2000));
-  }
 }
 
 export interface LabStatus {
@@ -486,27 +237,29 @@ export async function labStatus(plan: Plan, state: StateDir): Promise<LabStatus>
 }
 
 /** Stops every machine and the boot server, removes the namespace, the host link and the lab's files. */
-export async function labDown(plan: Plan, state: StateDir, onEvent: (e: LabEvent) => void): Promise<void> {
+export async function labDown(plan: Plan, state: StateDir, emit: EventSink): Promise<void> {
   const paths = labPaths(state);
   for (const n of plan.nodes) {
     const pid = readPid(vmFiles(paths.vms, n.name).pidfile);
     if (pid !== undefined && vmRunning(pid)) {
       await stopVm(pid);
-      onEvent({ kind: 'node', node: n.name, text: 'powered off' });
+      emit({ kind: 'log', code: 'lab.step', target: n.name, message: `${n.name}: powered off` });
     }
   }
   // The BMC emulators first: an emulator left running could power a machine on again.
-  await stopBmcEmulators(plan, state, { onEvent: (text) => onEvent({ kind: 'step', text }) });
+  await stopBmcEmulators(plan, state, {
+    onEvent: (message) => emit({ kind: 'log', code: 'lab.step', message }),
+  });
   const bootPid = readPid(paths.bootPid);
   if (bootPid !== undefined && vmRunning(bootPid)) {
     process.kill(bootPid, 'SIGTERM');
     for (let i = 0; i < 100 && vmRunning(bootPid); i++) await new Promise((r) => setTimeout(r, 100));
-    onEvent({ kind: 'step', text: 'boot server stopped' });
+    emit({ kind: 'log', code: 'lab.step', message: 'boot server stopped' });
   }
   const net = await labNet(plan);
   await destroyLabNetwork(net);
   await execa('ip', ['link', 'del', hostLink(plan).name], { reject: false });
-  onEvent({ kind: 'step', text: `network namespace ${net.namespace} removed` });
+  emit({ kind: 'log', code: 'lab.step', message: `network namespace ${net.namespace} removed` });
   rmSync(paths.dir, { recursive: true, force: true });
   rmSync(join(state.path, 'nodes.json'), { force: true });
   rmSync(historyFile(state), { force: true });

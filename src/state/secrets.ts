@@ -1,7 +1,8 @@
 // Secrets: read from the files the manifest names, or generated once into the state folder
-// (mode 0600). Values are handed to the renderer and never printed.
+// (mode 0600). Reading never writes: a secret that does not exist yet is generated in memory and
+// returned as pending, and only `writeSecrets` (the pipeline's commit) puts it on disk.
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import ssh2 from 'ssh2';
 import { UserError } from '../errors.js';
@@ -11,8 +12,18 @@ import type { StateDir } from './store.js';
 
 export const SSH_KEY = 'ssh/civostack_ed25519';
 
-export interface LoadedSecrets {
+/** A secret generated in memory that the commit writes; `mode` 0644 only for the public SSH key. */
+export interface PendingSecret {
+  readonly name: string;
+  readonly value: string;
+  readonly mode: number;
+}
+
+export interface ReadSecrets {
+  /** Every value the renderer needs (existing and pending), including `${SSH_KEY}.pub`. */
   readonly values: ReadonlyMap<string, string>;
+  /** Generated now, not on disk yet. */
+  readonly pending: readonly PendingSecret[];
   /** Files named by the manifest that others can read: worth a warning. */
   readonly looseFiles: readonly string[];
 }
@@ -23,14 +34,12 @@ function secretPath(state: StateDir, name: string): string {
   return join(state.path, 'secrets', name);
 }
 
-function readOrCreate(path: string, create: () => string): string {
+function readIfThere(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8').trim();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    const value = create();
-    writeFileAtomic(path, `${value}\n`, 0o600);
-    return value;
+    return undefined;
   }
 }
 
@@ -39,8 +48,9 @@ function generatePassword(): string {
   return randomBytes(24).toString('base64url');
 }
 
-export function loadSecrets(state: StateDir, plan: Plan, manifestDir: string): LoadedSecrets {
+export function readSecrets(state: StateDir, plan: Plan, manifestDir: string): ReadSecrets {
   const values = new Map<string, string>();
+  const pending: PendingSecret[] = [];
   const looseFiles: string[] = [];
   for (const secret of plan.secrets) {
     if (secret.name === SSH_KEY) continue;
@@ -59,23 +69,46 @@ export function loadSecrets(state: StateDir, plan: Plan, manifestDir: string): L
         throw new UserError(`${path} must hold one password without spaces`);
       values.set(secret.name, value);
     } else {
-      values.set(secret.name, readOrCreate(secretPath(state, secret.name), generatePassword));
+      let value = readIfThere(secretPath(state, secret.name));
+      if (value === undefined) {
+        value = generatePassword();
+        pending.push({ name: secret.name, value, mode: 0o600 });
+      }
+      values.set(secret.name, value);
     }
   }
-  const privatePath = secretPath(state, SSH_KEY);
-  const publicPath = `${privatePath}.pub`;
-  let publicKey: string;
-  try {
-    publicKey = readFileSync(publicPath, 'utf8').trim();
-    readFileSync(privatePath);
-  } catch {
+  const privateKey = readIfThere(secretPath(state, SSH_KEY));
+  let publicKey = readIfThere(secretPath(state, `${SSH_KEY}.pub`));
+  if (privateKey === undefined) {
     const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: `civostack@${plan.region.name}` });
-    writeFileAtomic(privatePath, pair.private, 0o600);
-    writeFileAtomic(publicPath, `${pair.public}\n`, 0o644);
     publicKey = pair.public.trim();
+    pending.push({ name: SSH_KEY, value: pair.private, mode: 0o600 });
+    pending.push({ name: `${SSH_KEY}.pub`, value: publicKey, mode: 0o644 });
+  } else if (publicKey === undefined) {
+    // A run killed between the two writes: the public half follows from the private one.
+    const parsed = ssh2.utils.parseKey(privateKey);
+    if (parsed instanceof Error) throw new UserError(`${secretPath(state, SSH_KEY)} is not an SSH key`);
+    publicKey = `${parsed.type} ${parsed.getPublicSSH().toString('base64')} civostack@${plan.region.name}`;
+    pending.push({ name: `${SSH_KEY}.pub`, value: publicKey, mode: 0o644 });
   }
-  values.set(`${SSH_KEY}.pub`, publicKey);
-  return { values, looseFiles };
+  values.set(`${SSH_KEY}.pub`, publicKey!);
+  return { values, pending, looseFiles };
+}
+
+/**
+ * Writes generated secrets, private SSH key before its public half. One already on disk is never
+ * replaced: another run made it meanwhile, and what was rendered with ours would not match.
+ */
+export function writeSecrets(state: StateDir, pending: readonly PendingSecret[]): void {
+  for (const s of pending) {
+    const path = secretPath(state, s.name);
+    if (s.mode === 0o600 && existsSync(path))
+      throw new UserError(
+        `${path} appeared while civostack was rendering (another run?)`,
+        'run the command again: it reads the secret that is there now',
+      );
+    writeFileAtomic(path, `${s.value.trim()}\n`, s.mode);
+  }
 }
 
 export function sshPrivateKeyPath(state: StateDir): string {

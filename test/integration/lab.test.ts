@@ -1,13 +1,16 @@
-// The proof of the boot and OS phases: the lab region's nodes, each a QEMU machine (software
-// emulation when KVM does not work), go from power-on through DHCP, iPXE (one of them by UEFI
-// firmware PXE → TFTP ipxe.efi), the installer and a reboot from disk to an SSH login whose host
-// key is the one the installer reported. The boot server is killed once mid-install: the lab
-// restarts it and no finished node is installed again. Everything is removed afterwards.
+// The proof of `region up --lab`: the lab region's nodes, each a QEMU machine (software emulation
+// when KVM does not work) powered only through its BMC emulator (ipmi_sim or sushy-tools), go from
+// power-on through DHCP, iPXE (one of them by UEFI firmware PXE → TFTP ipxe.efi), the installer and
+// a reboot from disk to an SSH login whose host key is the one the installer reported. The boot
+// server is killed once mid-install (region up restarts it), then region up itself is SIGKILLed;
+// the next run takes its lock over and converges with no node installed twice. Everything is
+// removed afterwards.
 import { execa } from 'execa';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readNodeHistory } from '../../src/boot/index.js';
+import { readAudit } from '../../src/lab/index.js';
 import { REPO, labWith, tempDir } from '../helpers/manifest.js';
 
 const region = `labt${process.pid % 1000}`;
@@ -21,6 +24,28 @@ const cli = (args: string[], timeout = 60_000) =>
     env: { NO_COLOR: '1' },
     timeout,
   });
+const regionUp = () => {
+  const run = execa(
+    'node',
+    [
+      join(REPO, 'bin/civostack'),
+      'region',
+      'up',
+      manifest,
+      '--lab',
+      '--yes',
+      '--state-dir',
+      state,
+      '--timeout',
+      '35',
+    ],
+    { reject: false, env: { NO_COLOR: '1' }, all: true },
+  );
+  const out = { log: '' };
+  run.all?.on('data', (d: Buffer) => (out.log += d.toString()));
+  return { run, out };
+};
+const NODES = { 'r01-n01': 'redfish', 'r01-n02': 'ipmi', 'r01-n03': 'ipmi' } as const;
 
 interface NodeRow {
   node: string;
@@ -46,45 +71,45 @@ describe('lab: power-on to SSH', () => {
   });
 
   it(
-    'boots, installs and reaches every node by SSH with the reported host key, surviving a boot server restart',
+    'powers every node through its BMC, installs it and reaches it by SSH with the reported host key, surviving a killed boot server and a killed region up',
     async () => {
-      const up = execa(
-        'node',
-        [join(REPO, 'bin/civostack'), 'lab', 'up', manifest, '--state-dir', state, '--timeout', '35'],
-        {
-          reject: false,
-          env: { NO_COLOR: '1' },
-          all: true,
-        },
-      );
-      let log = '';
-      up.all?.on('data', (d: Buffer) => (log += d.toString()));
-
-      // Kill the boot server once, as soon as a node is installing: the lab must restart it.
-      let killed: number | undefined;
+      // First run: the boot server is SIGKILLed as soon as a node is installing (region up must
+      // start it again), then region up itself is SIGKILLed while the nodes install.
+      const first = regionUp();
+      let bootKilled: number | undefined;
+      let upKilled = false;
       const watcher = setInterval(() => {
-        if (killed !== undefined || !readNodeHistory({ path: state }).some((t) => t.to === 'installing'))
-          return;
-        const pid = Number(readFileSync(join(state, 'lab/boot-server.pid'), 'utf8'));
-        process.kill(pid, 'SIGKILL');
-        killed = pid;
+        if (bootKilled === undefined) {
+          if (!readNodeHistory({ path: state }).some((t) => t.to === 'installing')) return;
+          bootKilled = Number(readFileSync(join(state, 'lab/boot-server.pid'), 'utf8'));
+          process.kill(bootKilled, 'SIGKILL');
+        } else if (!upKilled && first.out.log.includes('boot server is not running: starting it again')) {
+          first.run.kill('SIGKILL');
+          upKilled = true;
+        }
       }, 500);
-      const result = await up;
+      const killedRun = await first.run;
       clearInterval(watcher);
+      expect(bootKilled, first.out.log).toBeDefined();
+      expect(upKilled, first.out.log).toBe(true);
+      expect(killedRun.signal).toBe('SIGKILL');
+
+      // Second run: takes the dead run's lock over and converges.
+      const second = regionUp();
+      const result = await second.run;
+      const log = second.out.log;
       expect(result.exitCode, log).toBe(0);
-      // lab up ends with each node's seconds from power-on to every state: the per-phase wall times.
-      console.log(`lab up timeline:\n${log.slice(log.lastIndexOf('NODE'))}`);
+      expect(log).toContain('taking over the lock');
+      // region up ends with each node's seconds to every state: the per-phase wall times.
+      console.log(`region up --lab (after a SIGKILL) timeline:\n${log.slice(log.lastIndexOf('NODE'))}`);
 
       const status = await cli(['region', 'status', manifest, '--output', 'json']);
       const rows = JSON.parse(status.stdout) as NodeRow[];
       expect(rows.map((r) => r.state)).toEqual(['ssh-ready', 'ssh-ready', 'ssh-ready']);
 
-      // The kill happened mid-install and the lab started the boot server again.
-      expect(killed).toBeDefined();
-      expect(log).toContain('boot server is not running: starting it again');
       // Every node's full state history: installed exactly once, never installing again after that.
       const history = readNodeHistory({ path: state });
-      for (const node of ['r01-n01', 'r01-n02', 'r01-n03']) {
+      for (const node of Object.keys(NODES)) {
         const path = history.filter((t) => t.node === node).map((t) => t.to);
         expect(
           path.filter((s) => s === 'installing'),
@@ -96,6 +121,15 @@ describe('lab: power-on to SSH', () => {
         ).toHaveLength(1);
         expect(path.at(-1)).toBe('ssh-ready');
       }
+
+      // Every machine was powered on by its BMC, over its own protocol; nothing else started one.
+      const audit = readAudit({ path: state });
+      for (const [node, protocol] of Object.entries(NODES)) {
+        const starts = audit.filter((e) => e.node === node && /^(started|restarted)/.test(e.result));
+        expect(starts.length, JSON.stringify(audit)).toBeGreaterThan(0);
+        for (const e of starts) expect(e.via).toBe(protocol);
+      }
+      expect(audit.filter((e) => e.via === 'cli')).toEqual([]);
 
       // The UEFI node came through firmware PXE: dnsmasq sent it ipxe.efi by TFTP.
       const bootLog = readFileSync(join(state, 'lab/boot-server.log'), 'utf8');
@@ -146,11 +180,11 @@ describe('lab: power-on to SSH', () => {
         expect(String(refused.stderr)).toMatch(/host key|HOST IDENTIFICATION/i);
       }
 
-      // lab up again is idempotent: no machine restarted, no node state changed.
+      // region up again is idempotent: no machine restarted, no node state changed.
       const pids = () =>
         ['r01-n01', 'r01-n02', 'r01-n03'].map((n) => readFileSync(join(state, `lab/vms/${n}.pid`), 'utf8'));
       const before = { pids: pids(), history: readNodeHistory({ path: state }).length, nodes: states() };
-      const again = await cli(['lab', 'up', manifest], 300_000);
+      const again = await cli(['region', 'up', manifest, '--lab', '--yes'], 300_000);
       expect(again.exitCode, again.stdout + again.stderr).toBe(0);
       expect(pids()).toEqual(before.pids);
       expect(readNodeHistory({ path: state })).toHaveLength(before.history);

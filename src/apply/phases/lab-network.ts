@@ -1,0 +1,56 @@
+// The lab's rack network: a namespace with the bridge, one tap per NIC (and where the kernel has
+// them, a switch-side bond per node and the node VLAN), and this host's link into it.
+import { execa } from 'execa';
+import { createLabNetwork, labNetwork } from '../../lab/index.js';
+import { ensureHostLink, hostLink, labNet, namespaceExists } from '../../lab/lab.js';
+import type { RegionContext } from '../context.js';
+import type { Phase } from '../phase.js';
+
+interface Facts {
+  readonly namespace: string;
+  readonly hasNamespace: boolean;
+  readonly hasHostLink: boolean;
+}
+
+export const labNetworkPhase: Phase<RegionContext, Facts> = {
+  id: 'lab-network',
+  title: 'Lab network (namespace, bridge, taps, host link)',
+  async observe(ctx) {
+    const plan = ctx.prepared().plan;
+    const link = hostLink(plan);
+    const namespace = labNetwork(plan, plan.region.name).namespace;
+    return {
+      namespace,
+      hasNamespace: await namespaceExists(namespace),
+      hasHostLink: (await execa('ip', ['link', 'show', link.name], { reject: false })).exitCode === 0,
+    };
+  },
+  shouldRun: (f) => !f.hasNamespace || !f.hasHostLink,
+  skipReason: (f) => `network namespace ${f.namespace} and the host link are up`,
+  actions(f, ctx) {
+    const plan = ctx.prepared().plan;
+    const net = labNetwork(plan, plan.region.name);
+    const link = hostLink(plan);
+    return [
+      ...(f.hasNamespace
+        ? []
+        : [
+            {
+              target: 'this host',
+              text: `create network namespace ${net.namespace}: bridge ${net.bridge.name}, ${net.nodes.reduce((n, p) => n + p.taps.length, 0)} taps`,
+            },
+          ]),
+      { target: 'this host', text: `host link ${link.name} ${link.address} into ${net.namespace}` },
+    ];
+  },
+  async run(ctx) {
+    const plan = ctx.prepared().plan;
+    const net = await labNet(plan);
+    for (const l of net.limitations)
+      ctx.emit({ kind: 'log', code: 'lab.step', phase: 'lab-network', message: `note: ${l}` });
+    await createLabNetwork(net);
+    await ensureHostLink(plan, net, (message) =>
+      ctx.emit({ kind: 'warning', code: 'lab.step', phase: 'lab-network', message }),
+    );
+  },
+};

@@ -1,0 +1,94 @@
+// `region up`: the phases, in order (after k0sctl's action/apply.go). A real rack and the lab run
+// the same boot, power, install and SSH phases; the lab adds its network and artifacts first, and
+// brings its own boot service and power drivers.
+import type { PowerDriverFactory } from '../bmc/driver.js';
+import type { EventSink } from '../events.js';
+import type { Prepared } from '../pipeline.js';
+import type { BootServiceProvider, RegionContext } from './context.js';
+import type { Phase } from './phase.js';
+import { bootDiskPhase } from './phases/boot-disk.js';
+import { bootServicePhase } from './phases/boot-service.js';
+import { labArtifactsPhase } from './phases/lab-artifacts.js';
+import { labNetworkPhase } from './phases/lab-network.js';
+import { labBmcsPhase } from './phases/lab-bmcs.js';
+import type { AccelChoice } from '../lab/accel.js';
+import { powerPhase } from './phases/power.js';
+import { preparePhase } from './phases/prepare.js';
+import { recordAppliedPhase } from './phases/record-applied.js';
+import { sshReadyPhase } from './phases/ssh-ready.js';
+import { verifyPhase } from './phases/verify.js';
+import { waitInstalledPhase } from './phases/wait-installed.js';
+import { runPhases, type PlannedPhase, type RunResult, type Selection } from './runner.js';
+
+/** The phases from powered-off machines to nodes reachable by SSH. */
+export function rackPhases(): Phase<RegionContext>[] {
+  return [
+    preparePhase,
+    bootServicePhase,
+    powerPhase,
+    waitInstalledPhase,
+    bootDiskPhase,
+    sshReadyPhase,
+    recordAppliedPhase,
+    verifyPhase,
+  ];
+}
+
+/** The lab: its network and artifacts, then the rack's phases. */
+export function labPhases(o: {
+  readonly cacheDir?: string;
+  readonly accel: AccelChoice;
+  readonly manifestDir: string;
+}): Phase<RegionContext>[] {
+  const [prepare, ...rest] = rackPhases();
+  return [prepare!, labArtifactsPhase(o.cacheDir), labNetworkPhase, labBmcsPhase(o), ...rest];
+}
+
+export interface RegionUpOptions {
+  readonly manifest: string;
+  readonly prepared: Prepared;
+  readonly phases: readonly Phase<RegionContext>[];
+  readonly power: PowerDriverFactory;
+  readonly boot: BootServiceProvider;
+  readonly emit: EventSink;
+  readonly signal: AbortSignal;
+  readonly nodeTimeoutMs: number;
+  readonly selection?: Selection;
+  readonly dryRun?: boolean;
+  readonly confirm?: (work: readonly PlannedPhase[]) => Promise<boolean>;
+  readonly diagnose?: (node: string) => string | undefined;
+  readonly pollMs?: RegionContext['pollMs'];
+  readonly now?: () => number;
+}
+
+export function regionUp(o: RegionUpOptions): Promise<RunResult> {
+  const now = o.now ?? Date.now;
+  const ctx: Omit<RegionContext, 'defer'> = {
+    signal: o.signal,
+    emit: o.emit,
+    manifest: o.manifest,
+    state: o.prepared.state,
+    prepared: () => o.prepared,
+    committed: { value: false },
+    power: o.power,
+    drivers: new Map(),
+    boot: o.boot,
+    bootService: { current: undefined },
+    nodeTimeoutMs: o.nodeTimeoutMs,
+    failures: new Map(),
+    poweredAt: new Map(),
+    now,
+    ...(o.diagnose ? { diagnose: o.diagnose } : {}),
+    pollMs: o.pollMs ?? { states: 2000, ssh: 5000, power: 30_000 },
+  };
+  return runPhases({
+    phases: o.phases,
+    ctx,
+    state: o.prepared.state,
+    command: `region up ${o.manifest}${o.selection?.only ? ` --only ${o.selection.only}` : ''}${o.selection?.from ? ` --from ${o.selection.from}` : ''}`,
+    now: () => new Date(now()),
+    ...(o.selection ? { selection: o.selection } : {}),
+    ...(o.dryRun ? { dryRun: true } : {}),
+    ...(o.confirm ? { confirm: o.confirm } : {}),
+  });
+}
