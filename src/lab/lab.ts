@@ -14,6 +14,7 @@ import type { Plan } from '../plan/index.js';
 import { sshExec } from '../remote/index.js';
 import { sshPrivateKeyPath, type StateDir } from '../state/index.js';
 import { labArtifacts } from './artifacts.js';
+import { fabricDown } from './fabric/fabric.js';
 import {
   createLabNetwork,
   destroyLabNetwork,
@@ -396,6 +397,8 @@ export async function labDown(plan: Plan, state: StateDir, onEvent: (e: LabEvent
     for (let i = 0; i < 100 && vmRunning(bootPid); i++) await new Promise((r) => setTimeout(r, 100));
     onEvent({ kind: 'step', text: 'boot server stopped' });
   }
+  const removed = await fabricDown(plan.region.name);
+  if (removed > 0) onEvent({ kind: 'step', text: `fabric lab removed (${removed} namespaces)` });
   const net = await labNet(plan);
   await destroyLabNetwork(net);
   await execa('ip', ['link', 'del', hostLink(plan).name], { reject: false });
