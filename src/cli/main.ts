@@ -8,6 +8,7 @@ import { diffCommand, renderCommand } from './render.js';
 import { pxeServeCommand, pxeUnknownCommand, statusCommand } from './pxe.js';
 import { labDownCommand, labRedfishRelayCommand, labStatusCommand, labVmCommand } from './lab.js';
 import { labUpCommand, regionUpCommand, type UpFlags } from './up.js';
+import { labFabricCommand, labFabricDownCommand, type FabricFlags } from './fabric.js';
 import { schemaCommand } from './schema.js';
 import { bmcCommand, type BmcFlags, type BmcVerb } from './bmc.js';
 import { validateCommand } from './validate.js';
@@ -184,6 +185,40 @@ Exit codes: 0 every node SSH-ready (or dry run done), 1 failed (each node named 
     .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
     .action(async (manifest: string, opts: { stateDir?: string }) =>
       setExit(await labDownCommand(io, manifest, opts)),
+    );
+
+  const fabric = lab
+    .command('fabric')
+    .description(
+      "the region's ToRs and border routers in FRR, cabled as planned, with simulated transit: checks and drill",
+    );
+  fabric
+    .command('up', { isDefault: true })
+    .description(
+      'build the fabric lab (a namespace per switch, rendered frr.conf unchanged, transit simulators), check it, remove it',
+    )
+    .argument('<manifest>', 'region manifest (YAML)')
+    .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
+    .option('--drill', 'also take down every single cable, then every single switch, and re-check', false)
+    .option('--keep', 'leave the fabric lab running afterwards (remove it with `lab fabric down`)', false)
+    .addOption(outputOption())
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ sudo civostack lab fabric inventories/lab.yaml\n  $ sudo civostack lab fabric inventories/lab.yaml --drill --output json\n\nExit codes: 0 every check (and the drill) passes, 1 a check fails or a single failure cuts off a rack.',
+    )
+    .action(async (manifest: string, opts: FabricFlags) =>
+      setExit(await labFabricCommand(io, manifest, opts)),
+    );
+  fabric
+    .command('down')
+    .description(
+      "remove every namespace and FRR process of the region's fabric lab (also after a killed run)",
+    )
+    .argument('<manifest>', 'region manifest (YAML)')
+    .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
+    .addHelpText('after', '\nExample:\n  $ sudo civostack lab fabric down inventories/lab.yaml')
+    .action(async (manifest: string, opts: { stateDir?: string }) =>
+      setExit(await labFabricDownCommand(io, manifest, opts)),
     );
 
   lab

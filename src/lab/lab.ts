@@ -13,6 +13,7 @@ import type { EventSink } from '../events.js';
 import { intToIp, ipToInt } from '../manifest/index.js';
 import type { Plan } from '../plan/index.js';
 import type { StateDir } from '../state/index.js';
+import { fabricDown } from './fabric/fabric.js';
 import {
   destroyLabNetwork,
   execCommand,
@@ -256,6 +257,9 @@ export async function labDown(plan: Plan, state: StateDir, emit: EventSink): Pro
     for (let i = 0; i < 100 && vmRunning(bootPid); i++) await new Promise((r) => setTimeout(r, 100));
     emit({ kind: 'log', code: 'lab.step', message: 'boot server stopped' });
   }
+  const removed = await fabricDown(plan.region.name);
+  if (removed > 0)
+    emit({ kind: 'log', code: 'lab.step', message: `fabric lab removed (${removed} namespaces)` });
   const net = await labNet(plan);
   await destroyLabNetwork(net);
   await execa('ip', ['link', 'del', hostLink(plan).name], { reject: false });

@@ -58,6 +58,9 @@ export function renderFrr(
     aggregates: numbered(plan.networks.public),
     internal: numbered(internal),
     transitIn: [...new Set(transit.map(routeMapIn))].sort(),
+    upstreamAsns: [...new Set(transit.map((n) => n.asn))]
+      .sort((a, b) => a - b)
+      .map((asn, i) => ({ seq: 5 + i * 5, asn })),
     fabric: sw.bgp.neighbors.filter((n) => n.kind === 'fabric'),
     transit: transit.map((n) => ({
       ...n,
