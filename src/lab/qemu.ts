@@ -53,6 +53,9 @@ export interface QemuOptions {
    * The device the machine boots first, as a BMC's one-time override sets it: 'pxe' puts the first
    * NIC first, 'disk' the disk. The other stays second, and a blank disk still falls through to the
    * network, as on real firmware. Undefined: the lab's own order (BIOS network first, UEFI disk first).
+   * UEFI machines always boot their disk first: QEMU keeps a boot order across guest reboots, so a
+   * NIC put first would net-boot again after the installer's reboot (a Once override is not
+   * emulated), and iPXE's EFI build cannot sanboot the disk back. A blank disk falls through to PXE.
    */
   readonly boot?: 'pxe' | 'disk';
 }
@@ -75,7 +78,7 @@ export function qemuArgs(node: NodePlan, opts: QemuOptions): string[] {
     throw new Error(`${node.name} has ${node.nics.length} NICs but ${opts.taps.length} taps were given`);
   const files = vmFiles(opts.stateDir, node.name);
   const uefi = node.firmware === 'uefi';
-  const diskFirst = opts.boot === undefined ? uefi : opts.boot === 'disk';
+  const diskFirst = uefi || opts.boot === 'disk';
   const args = [
     '-name',
     node.name,

@@ -212,6 +212,15 @@ describe('qemuArgs', () => {
     expect(args).toContain('-device virtio-net-pci,netdev=net0,mac=52:54:00:aa:00:01,bootindex=2,romfile= ');
     expect(args).toContain('-device virtio-blk-pci,drive=disk0,bootindex=1');
     expect(args).toMatch(/-device virtio-net-pci,netdev=net1,mac=52:54:00:bb:00:01,romfile=$/);
+    // A BMC's one-time PXE keeps a UEFI disk first (a blank disk falls through to PXE): QEMU's order
+    // outlives the installer's reboot, which must come back to the disk.
+    const pxe = qemuArgs(nodeNamed('r01-n01'), { ...opts, taps: ['n1a', 'n1b'], boot: 'pxe' }).join(' ');
+    expect(pxe).toContain('-device virtio-blk-pci,drive=disk0,bootindex=1');
+    // A BIOS node takes the override: the NIC first, or the disk first.
+    const bios = (boot: 'pxe' | 'disk') =>
+      qemuArgs(nodeNamed('r01-n02'), { ...opts, taps: ['n2a', 'n2b'], boot }).join(' ');
+    expect(bios('pxe')).toContain('mac=52:54:00:aa:00:02,bootindex=1');
+    expect(bios('disk')).toContain('-device virtio-blk-pci,drive=disk0,bootindex=1');
   });
 
   it('needs one tap per NIC', () => {
