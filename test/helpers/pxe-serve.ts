@@ -19,6 +19,11 @@ export function customOsManifest(): string {
   });
   const dir = join(file, '..');
   for (const f of ['os.raw.gz', 'vmlinuz', 'initrd.img']) writeFileSync(join(dir, f), `${f}\n`);
+  // Outside the lab profile nobody generates the BMC credentials the lab manifest names: an
+  // operator keeps them beside the manifest, 0600.
+  writeFileSync(join(dir, 'lab-bmc.credentials.yaml'), 'username: admin\npassword: test-only-password\n', {
+    mode: 0o600,
+  });
   return file;
 }
 
