@@ -131,7 +131,7 @@ function readVerdict(cacheDir: string, key: string): AccelVerdict | undefined {
   }
 }
 
-/** Records a verdict for this boot of the host (also used when a KVM machine fails later: the others follow). */
+/** Records a verdict for this boot of the host. */
 export function recordVerdict(cacheDir: string, o: ProbeOptions, v: AccelVerdict): void {
   mkdirSync(cacheDir, { recursive: true });
   const entry: CachedVerdict = { ...v, bootId: bootId(), probe: probeKey(o) };
