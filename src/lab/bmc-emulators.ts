@@ -453,7 +453,8 @@ export async function ensureBmcEmulators(
       namespace: net.namespace,
       taps: ports.get(node.name)!.taps.map((t) => t.name),
       accel,
-      memoryMiB: o.memoryMiB ?? 1024,
+      // A control-plane node runs etcd and the API server beside kubelet: 2 GiB; a worker 1 GiB.
+      memoryMiB: o.memoryMiB ?? (node.role === 'control-plane' ? 2048 : 1024),
     });
     const e =
       node.bmc!.access!.protocol === 'ipmi'

@@ -31,7 +31,7 @@ const SECURITY_MIRROR = 'http://deb.debian.org/debian-security';
 
 /** Everything that decides the image's content; hashed into the cache key. Bump `version` for code changes. */
 const RECIPE = {
-  version: 3,
+  version: 4,
   suite: SUITE,
   // What the installer writes, zeros included: small, and grown to the node's disk on first boot
   // (cloud-init growpart + resizefs), so a node's root still fills its disk.
@@ -64,6 +64,18 @@ const RECIPE = {
     'iputils-ping',
     'procps',
     'less',
+    // The kubeadm distribution's node runtime (kubeadm, kubelet and the control-plane images are
+    // staged by civostack): containerd with runc, the CNI plugins (/usr/lib/cni), what kubelet and
+    // kubeadm's preflight look for, and keepalived for the API VIP (disabled until configured).
+    'containerd',
+    'runc',
+    'containernetworking-plugins',
+    'conntrack',
+    'iptables',
+    'ethtool',
+    'socat',
+    'kmod',
+    'keepalived',
   ],
   /**
    * Kernel module trees a lab machine (virtio disks and NICs) never loads: a third of the image's
@@ -298,6 +310,8 @@ async function build(
 
     await mkdir(join(mnt, 'etc/ssh/sshd_config.d'), { recursive: true });
     await writeFile(join(mnt, 'etc/ssh/sshd_config.d/50-civostack.conf'), SSHD_CONFIG);
+    // keepalived starts only once civostack has written its configuration (the kubeadm phases).
+    await chroot(['systemctl', 'disable', 'keepalived.service']);
     await kernelSymlinks(mnt);
     await mkdir(join(mnt, 'boot/grub'), { recursive: true });
     await writeFile(

@@ -161,10 +161,22 @@ const osSchema = z.strictObject({
 });
 
 const kubernetesSchema = z.strictObject({
-  distribution: z.literal('k3s').default('k3s'),
-  version: z.string().regex(/^v\d+\.\d+\.\d+\+k3s\d+$/, 'must be a K3s release such as v1.31.4+k3s1'),
+  distribution: z
+    .enum(['k3s', 'kubeadm'])
+    .default('k3s')
+    .describe('k3s (the production default) or kubeadm (upstream Kubernetes, what the lab builds).'),
+  version: z
+    .string()
+    .regex(
+      /^v\d+\.\d+\.\d+(\+k3s\d+)?$/,
+      'must be a release such as v1.31.4+k3s1 (k3s) or v1.35.4 (kubeadm)',
+    ),
   apiVip: ipv4.describe('Virtual IP of the Kubernetes API, on the node network.'),
-  airgap: fileRef.optional().describe('Folder with the K3s binary, images tarball and install script.'),
+  airgap: fileRef
+    .optional()
+    .describe(
+      'Artifact folder: the K3s binary, images tarball and install script (k3s), or the folder `civostack kube artifacts` builds (kubeadm).',
+    ),
   clusterDomain: z.string().default('cluster.local'),
 });
 

@@ -122,6 +122,21 @@ export function planRegion(region: Region, prior: AllocationTable, options: Plan
     linkKeys,
   );
 
+  // A pod range per node (kubeadm's default /24, or the whole pods network when it is smaller),
+  // recorded like every address: adding a node never moves another node's pods.
+  const pods = region.networks.pods;
+  const podPrefix = Math.max(pods.prefix, 24);
+  const podBlock = 2 ** (32 - podPrefix);
+  const podCidrs = alloc.allocate(
+    {
+      name: 'pods',
+      size: Math.max(1, Math.floor(pods.size / podBlock)),
+      encode: (slot) => `${intToIp(pods.base + slot * podBlock)}/${podPrefix}`,
+      decode: (value) => decodeBlock(String(value), pods, podPrefix),
+    },
+    region.nodes.map((n) => n.name),
+  );
+
   const pinnedInfra = [region.bootstrap.address, region.apiVip];
   const racks: RackPlan[] = [];
   const nodes: NodePlan[] = [];
@@ -172,6 +187,7 @@ export function planRegion(region: Region, prior: AllocationTable, options: Plan
         node: nodeHosts.get(node.name)!,
         bmc: oobHosts.get(`${node.name}-bmc`),
         portChannel: portChannels.get(node.name)!,
+        podCidr: podCidrs.get(node.name)!,
       });
       nodes.push(plan);
       dhcp.push({
@@ -254,7 +270,9 @@ export function planRegion(region: Region, prior: AllocationTable, options: Plan
     links,
     dhcp,
     kubernetes: {
+      distribution: m.kubernetes.distribution,
       version: m.kubernetes.version,
+      airgap: m.kubernetes.airgap,
       apiVip: intToIp(region.apiVip),
       apiHost: `api.${region.domain}`,
       tlsSan: [intToIp(region.apiVip), `api.${region.domain}`],
@@ -274,8 +292,16 @@ export function planRegion(region: Region, prior: AllocationTable, options: Plan
       nameservers: m.os.nameservers.length > 0 ? m.os.nameservers : [bootstrapAddress],
     },
     secrets: [
-      { name: 'k3s/token', source: 'generated' },
-      { name: 'k3s/agent-token', source: 'generated' },
+      ...(m.kubernetes.distribution === 'kubeadm'
+        ? [
+            { name: 'kubeadm/token', source: 'generated' as const, format: 'kubeadm-token' as const },
+            { name: 'kubeadm/certificate-key', source: 'generated' as const, format: 'hex32' as const },
+            { name: 'keepalived/password', source: 'generated' as const, format: 'vrrp' as const },
+          ]
+        : [
+            { name: 'k3s/token', source: 'generated' as const },
+            { name: 'k3s/agent-token', source: 'generated' as const },
+          ]),
       { name: 'ssh/civostack_ed25519', source: 'generated' },
       ...region.switches.flatMap((sw) =>
         sw.upstreams.map((u) =>
@@ -312,6 +338,7 @@ function planNode(
     node: string;
     bmc: string | undefined;
     portChannel: number;
+    podCidr: string;
   },
 ): NodePlan {
   const vlan = region.networks.node.vlan;
@@ -344,6 +371,7 @@ function planNode(
     },
     portChannel: a.portChannel,
     k3s: { role: node.role === 'control-plane' ? 'server' : 'agent', clusterInit: false },
+    podCidr: a.podCidr,
     labels: {
       'topology.kubernetes.io/region': region.name,
       'topology.kubernetes.io/zone': node.rack,

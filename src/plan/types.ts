@@ -80,6 +80,8 @@ export interface NodePlan {
   /** PortChannel number on both ToRs (MCLAG interfaces must match across the pair). */
   readonly portChannel: number;
   readonly k3s: { readonly role: 'server' | 'agent'; readonly clusterInit: boolean };
+  /** This node's pod range (a block of the pods network, recorded): CNI's host-local range and the routes to it. */
+  readonly podCidr: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly taints: readonly string[];
 }
@@ -214,7 +216,9 @@ export interface Plan {
   readonly links: readonly LinkPlan[];
   readonly dhcp: readonly DhcpReservation[];
   readonly kubernetes: {
+    readonly distribution: 'k3s' | 'kubeadm';
     readonly version: string;
+    readonly airgap: string | undefined;
     readonly apiVip: string;
     readonly apiHost: string;
     readonly tlsSan: readonly string[];
@@ -239,5 +243,9 @@ export interface Plan {
     readonly name: string;
     readonly source: 'file' | 'generated';
     readonly file?: string;
+    /** What a generated value looks like: a password (default), a kubeadm bootstrap token, 32 bytes hex, or an 8-character VRRP password. */
+    readonly format?: SecretFormat;
   }[];
 }
+
+export type SecretFormat = 'password' | 'kubeadm-token' | 'hex32' | 'vrrp';

@@ -7,6 +7,7 @@ import { createEngine, type Templates } from './engine.js';
 import { renderFrr } from './frr.js';
 import { stableJson } from './json.js';
 import { k3sConfig } from './k3s.js';
+import { DEFAULT_IMAGES, kubeadmNodeFiles } from '../kube/kubeadm-render.js';
 import type { SecretValues } from './secrets.js';
 import { checkConfigDb, configDb } from './sonic.js';
 import { TreeBuilder, type FileTree } from './tree.js';
@@ -38,7 +39,14 @@ export function renderRegion(inputs: RenderInputs): FileTree {
     tree.add(`${dir}/cloud-init/meta-data`, node.name, metaData(plan, node));
     tree.add(`${dir}/cloud-init/user-data`, node.name, userData(plan, node, inputs.authorizedKeys));
     tree.add(`${dir}/cloud-init/network-config`, node.name, networkConfig(plan, node));
-    tree.add(`${dir}/k3s/config.yaml`, node.name, k3sConfig(plan, node));
+    if (plan.kubernetes.distribution === 'kubeadm') {
+      // What civostack writes on the node, at the node's own paths (join files before the CA exists
+      // show a placeholder for its hash).
+      for (const f of kubeadmNodeFiles(plan, node, { ...DEFAULT_IMAGES, secrets }))
+        tree.add(`${dir}/kubeadm${f.path}`, node.name, f.content, f.secrets);
+    } else {
+      tree.add(`${dir}/k3s/config.yaml`, node.name, k3sConfig(plan, node));
+    }
   }
 
   for (const sw of plan.switches) {

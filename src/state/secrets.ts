@@ -6,7 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import ssh2 from 'ssh2';
 import { UserError } from '../errors.js';
-import type { Plan } from '../plan/index.js';
+import type { Plan, SecretFormat } from '../plan/index.js';
 import { writeFileAtomic } from './atomic.js';
 import type { StateDir } from './store.js';
 
@@ -48,6 +48,34 @@ function generatePassword(): string {
   return randomBytes(24).toString('base64url');
 }
 
+const TOKEN_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+function fromAlphabet(length: number): string {
+  // Rejection sampling keeps every character equally likely (256 is not a multiple of 36).
+  let out = '';
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < 252 && out.length < length) out += TOKEN_ALPHABET[byte % 36];
+    }
+  }
+  return out;
+}
+
+/** A generated value in the shape its consumer insists on. */
+export function generateSecret(format: SecretFormat | undefined): string {
+  switch (format) {
+    case 'kubeadm-token': // kubeadm's bootstrap token: [a-z0-9]{6}.[a-z0-9]{16}
+      return `${fromAlphabet(6)}.${fromAlphabet(16)}`;
+    case 'hex32': // kubeadm's --certificate-key: 32 bytes, hex
+      return randomBytes(32).toString('hex');
+    case 'vrrp': // VRRP simple authentication carries at most 8 characters
+      return fromAlphabet(8);
+    case 'password':
+    case undefined:
+      return generatePassword();
+  }
+}
+
 export function readSecrets(state: StateDir, plan: Plan, manifestDir: string): ReadSecrets {
   const values = new Map<string, string>();
   const pending: PendingSecret[] = [];
@@ -71,7 +99,7 @@ export function readSecrets(state: StateDir, plan: Plan, manifestDir: string): R
     } else {
       let value = readIfThere(secretPath(state, secret.name));
       if (value === undefined) {
-        value = generatePassword();
+        value = generateSecret(secret.format);
         pending.push({ name: secret.name, value, mode: 0o600 });
       }
       values.set(secret.name, value);

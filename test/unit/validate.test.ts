@@ -850,6 +850,18 @@ describe('control plane', () => {
     expect(formatPath(d.path)).toBe('racks[0].nodes[1].role');
   });
 
+  it('reports a K3s distribution with an upstream version, and kubeadm with a K3s one', () => {
+    let text = edit(lab, 'distribution: kubeadm', 'distribution: k3s');
+    let d = one(errorsOf(text), 'k3s-version');
+    expect(d.position.line).toBe(lineOf(text, 'version: v1.35.4'));
+    expect(formatPath(d.path)).toBe('kubernetes.version');
+    expect(d.hint).toBe('give a K3s release such as v1.35.4+k3s1, or set distribution: kubeadm');
+    text = edit(lab, 'version: v1.35.4', 'version: v1.31.4+k3s1');
+    d = one(errorsOf(text), 'kubeadm-version');
+    expect(d.position.line).toBe(lineOf(text, 'version: v1.31.4+k3s1'));
+    expect(d.hint).toBe('give an upstream release such as v1.31.4, or set distribution: k3s');
+  });
+
   it('reports a region without control-plane nodes at the racks list', () => {
     const text = edit(lab, 'role: control-plane', 'role: worker');
     const d = one(errorsOf(text), 'no-control-plane');

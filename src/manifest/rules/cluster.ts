@@ -20,6 +20,26 @@ export const controlPlane: Rule = (ctx) => {
   }
 };
 
+/** A K3s release names its K3s build (v1.31.4+k3s1); an upstream one for kubeadm does not. */
+export const kubernetesVersion: Rule = (ctx) => {
+  const k = ctx.manifest.kubernetes;
+  const k3sBuild = /\+k3s\d+$/.test(k.version);
+  if (k.distribution === 'k3s' && !k3sBuild)
+    ctx.error(
+      ['kubernetes', 'version'],
+      'k3s-version',
+      `${k.version} is not a K3s release`,
+      `give a K3s release such as ${k.version}+k3s1, or set distribution: kubeadm`,
+    );
+  if (k.distribution === 'kubeadm' && k3sBuild)
+    ctx.error(
+      ['kubernetes', 'version'],
+      'kubeadm-version',
+      `${k.version} is a K3s release; kubeadm installs upstream Kubernetes`,
+      `give an upstream release such as ${k.version.replace(/\+k3s\d+$/, '')}, or set distribution: k3s`,
+    );
+};
+
 export const osProfile: Rule = (ctx) => {
   const os = ctx.manifest.os;
   if (os.profile === 'custom') {

@@ -1,7 +1,7 @@
 // Every semantic rule, in the order their errors are most useful to read.
 import { bmcs } from './bmc.js';
 import { cabling, fabric, knownHardware, pairs } from './topology.js';
-import { controlPlane, fileRefs, osProfile } from './cluster.js';
+import { controlPlane, fileRefs, kubernetesVersion, osProfile } from './cluster.js';
 import { addresses } from './addresses.js';
 import type { Rule } from './context.js';
 import { asns, networkFormats, sshKeys } from './formats.js';
@@ -26,6 +26,7 @@ export const rules: readonly Rule[] = [
   fabric,
   portsCabledOnce,
   controlPlane,
+  kubernetesVersion,
   osProfile,
   bmcs,
   fileRefs,
