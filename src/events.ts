@@ -22,6 +22,9 @@ export type EventCode =
   | 'boot.unknown-mac'
   | 'boot.tftp'
   | 'lab.step'
+  | 'kube.step'
+  | 'kube.node'
+  | 'operator.condition'
   | 'run.cancelling'
   | 'warning'
   | 'log';

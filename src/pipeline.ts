@@ -42,6 +42,8 @@ export interface Prepared extends PlanResult {
   readonly tree: FileTree;
   /** Secret values to redact from anything shown (existing and pending). */
   readonly secretValues: readonly string[];
+  /** Secret values by name (existing and pending), for the phases that hand them to hosts. */
+  readonly secrets: ReadonlyMap<string, string>;
   /** What commit would write. */
   readonly pending: {
     /** The allocation table differs from the one on disk (new or released devices). */
@@ -102,6 +104,7 @@ export function prepare(input: PrepareInput): Prepared {
     manifestDir: input.manifestDir,
     tree,
     secretValues: values,
+    secrets: secrets.values,
     pending: {
       allocations: JSON.stringify(prior) !== JSON.stringify(planned.allocations),
       newAllocations: newKeys(prior, planned.allocations),

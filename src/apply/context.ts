@@ -47,6 +47,18 @@ export interface RegionContext extends RunContext {
   readonly diagnose?: (node: string) => string | undefined;
   /** Poll intervals; tests make them short. */
   readonly pollMs: { readonly states: number; readonly ssh: number; readonly power: number };
+  /** Hosts worked on at once by every fan-out (`--concurrency`, default 30). */
+  readonly concurrency?: number;
+  /** Where the Kubernetes artifacts come from when the manifest names no airgap folder (the lab builds them). */
+  readonly kubeArtifacts?: () => Promise<import('../kube/artifacts.js').KubeArtifacts>;
+  /** The operator image when the manifest's is civostack's own reference operator (the lab builds it). */
+  readonly operatorImage?: () => Promise<{
+    readonly ref: string;
+    readonly archive: string;
+    readonly sha256: string;
+  }>;
+  /** Whether this is the lab (its host reaches the node network through the control-plane nodes). */
+  readonly lab?: boolean;
 }
 
 /** The prepared region, refusing one whose allocations or secrets are not recorded yet. */

@@ -17,10 +17,26 @@ import { preparePhase } from './phases/prepare.js';
 import { recordAppliedPhase } from './phases/record-applied.js';
 import { sshReadyPhase } from './phases/ssh-ready.js';
 import { verifyPhase } from './phases/verify.js';
+import { kubernetesStagePhase } from './phases/kubernetes-stage.js';
+import { kubernetesInitPhase } from './phases/kubernetes-init.js';
+import { kubernetesJoinControlPlanePhase, kubernetesJoinWorkersPhase } from './phases/kubernetes-join.js';
+import { kubernetesReadyPhase } from './phases/kubernetes-ready.js';
+import { operatorPhase } from './phases/operator.js';
+import { labApiRoutePhase } from './phases/lab-api-route.js';
 import { waitInstalledPhase } from './phases/wait-installed.js';
 import { runPhases, type PlannedPhase, type RunResult, type Selection } from './runner.js';
 
-/** The phases from powered-off machines to nodes reachable by SSH. */
+/** The Kubernetes phases, from staged nodes to the operator's Region Ready. */
+export const kubernetesPhases: readonly Phase<RegionContext>[] = [
+  kubernetesStagePhase,
+  kubernetesInitPhase,
+  kubernetesJoinControlPlanePhase,
+  kubernetesJoinWorkersPhase,
+  kubernetesReadyPhase,
+  operatorPhase,
+];
+
+/** The phases from powered-off machines to nodes reachable by SSH, then Kubernetes and the operator. */
 export function rackPhases(): Phase<RegionContext>[] {
   return [
     preparePhase,
@@ -29,6 +45,7 @@ export function rackPhases(): Phase<RegionContext>[] {
     waitInstalledPhase,
     bootDiskPhase,
     sshReadyPhase,
+    ...kubernetesPhases,
     recordAppliedPhase,
     verifyPhase,
   ];
@@ -41,7 +58,16 @@ export function labPhases(o: {
   readonly manifestDir: string;
 }): Phase<RegionContext>[] {
   const [prepare, ...rest] = rackPhases();
-  return [prepare!, labArtifactsPhase(o.cacheDir), labNetworkPhase, labBmcsPhase(o), ...rest];
+  const afterSsh = rest.indexOf(sshReadyPhase) + 1;
+  return [
+    prepare!,
+    labArtifactsPhase(o.cacheDir),
+    labNetworkPhase,
+    labBmcsPhase(o),
+    ...rest.slice(0, afterSsh),
+    labApiRoutePhase,
+    ...rest.slice(afterSsh),
+  ];
 }
 
 export interface RegionUpOptions {
@@ -59,6 +85,10 @@ export interface RegionUpOptions {
   readonly diagnose?: (node: string) => string | undefined;
   readonly pollMs?: RegionContext['pollMs'];
   readonly now?: () => number;
+  readonly concurrency?: number;
+  readonly kubeArtifacts?: RegionContext['kubeArtifacts'];
+  readonly operatorImage?: RegionContext['operatorImage'];
+  readonly lab?: boolean;
 }
 
 export function regionUp(o: RegionUpOptions): Promise<RunResult> {
@@ -80,6 +110,10 @@ export function regionUp(o: RegionUpOptions): Promise<RunResult> {
     now,
     ...(o.diagnose ? { diagnose: o.diagnose } : {}),
     pollMs: o.pollMs ?? { states: 2000, ssh: 5000, power: 30_000 },
+    ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
+    ...(o.kubeArtifacts ? { kubeArtifacts: o.kubeArtifacts } : {}),
+    ...(o.operatorImage ? { operatorImage: o.operatorImage } : {}),
+    ...(o.lab ? { lab: true } : {}),
   };
   return runPhases({
     phases: o.phases,

@@ -10,6 +10,7 @@ import { labDownCommand, labRedfishRelayCommand, labStatusCommand, labVmCommand 
 import { labUpCommand, regionUpCommand, type UpFlags } from './up.js';
 import { labFabricCommand, labFabricDownCommand, type FabricFlags } from './fabric.js';
 import { schemaCommand } from './schema.js';
+import { kubeconfigCommand } from './kubeconfig.js';
 import { bmcCommand, type BmcFlags, type BmcVerb } from './bmc.js';
 import { validateCommand } from './validate.js';
 
@@ -107,8 +108,23 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     );
 
   region
+    .command('kubeconfig')
+    .description("print the path of the region's admin kubeconfig (0600, server at the API VIP)")
+    .argument('<manifest>', 'region manifest (YAML)')
+    .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ kubectl --kubeconfig "$(civostack region kubeconfig inventories/lab.yaml)" get nodes\n\nExit codes: 0 printed, 1 the cluster has not been initialised yet.',
+    )
+    .action((manifest: string, opts: { stateDir?: string }) =>
+      setExit(kubeconfigCommand(io, manifest, opts)),
+    );
+
+  region
     .command('up')
-    .description('take the region from powered-off machines to installed nodes reachable by SSH')
+    .description(
+      'take the region from powered-off machines to a running Kubernetes cluster with the CivoStack operator Ready',
+    )
     .argument('<manifest>', 'region manifest (YAML)')
     .option('--lab', 'rehearse on this machine: a QEMU machine per node in network namespaces', false)
     .option(
@@ -127,6 +143,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
         .default('auto'),
     )
     .option('--timeout <minutes>', 'how long each node gets to install, and then to answer SSH', '30')
+    .option('--concurrency <n>', 'hosts worked on at once over SSH (staging, joins)', '30')
     .addOption(outputOption())
     .addHelpText(
       'after',
@@ -136,10 +153,12 @@ Examples:
   $ sudo civostack region up inventories/nyc1.yaml
   $ sudo civostack region up inventories/lab.yaml --lab --yes --output json
 
-Phases: prepare, boot-service, power, wait-installed, boot-disk, ssh-ready, record-applied, verify
-(--lab adds lab-artifacts and lab-network after prepare).
+Phases: prepare, boot-service, power, wait-installed, boot-disk, ssh-ready, kubernetes-stage,
+kubernetes-init, kubernetes-join-control-plane, kubernetes-join-workers, kubernetes-ready, operator,
+record-applied, verify (--lab adds lab-artifacts, lab-network and lab-bmcs after prepare, and
+lab-api-route after ssh-ready). The kubeconfig: civostack region kubeconfig <manifest>.
 
-Exit codes: 0 every node SSH-ready (or dry run done), 1 failed (each node named with why),
+Exit codes: 0 every node Ready and the Region Ready (or dry run done), 1 failed (each node named with why),
 64 usage (e.g. no terminal and no --yes), 75 another run holds the region's lock, 130 cancelled.`,
     )
     .action(async (manifest: string, opts: UpFlags) => setExit(await regionUpCommand(io, manifest, opts)));
@@ -161,10 +180,11 @@ Exit codes: 0 every node SSH-ready (or dry run done), 1 failed (each node named 
         .default('auto'),
     )
     .option('--timeout <minutes>', 'give up after this long', '30')
+    .option('--concurrency <n>', 'hosts worked on at once over SSH (staging, joins)', '30')
     .addOption(outputOption())
     .addHelpText(
       'after',
-      '\nExample:\n  $ sudo civostack lab up inventories/lab.yaml\n\nThe phases of `region up --lab`, without asking (it acts on this host only). Returns when every\nnode is SSH-ready, or says which node stopped where, with its console.',
+      '\nExample:\n  $ sudo civostack lab up inventories/lab.yaml\n\nThe phases of `region up --lab`, without asking (it acts on this host only). Returns when the\ncluster and the operator Region are Ready, or says which node stopped where, with its console.',
     )
     .action(async (manifest: string, opts: Omit<UpFlags, 'lab' | 'yes' | 'dryRun'>) =>
       setExit(await labUpCommand(io, manifest, opts)),

@@ -8,6 +8,7 @@ import { ExitCode, UserError } from '../errors.js';
 import type { AccelChoice } from '../lab/accel.js';
 import type { CivoEvent } from '../events.js';
 import { prepare } from '../pipeline.js';
+import { parseConcurrency } from '../remote/index.js';
 import { stateDirFor } from '../state/index.js';
 import { loadOrFail } from './load.js';
 import { printJson, type Io, type OutputFormat } from './output.js';
@@ -25,6 +26,7 @@ export interface UpFlags {
   readonly accel: AccelChoice;
   readonly timeout: string;
   readonly output: OutputFormat;
+  readonly concurrency?: string;
 }
 
 /** Whether someone can answer a question: stdin and stderr are a terminal. */
@@ -68,7 +70,18 @@ export async function regionUpCommand(
   const power: PowerDriverFactory = bmcDrivers(prepared.plan, { manifestDir: dirname(resolve(manifest)) });
   let boot = apply.rackBootService(flags.cacheDir ? { cacheDir: flags.cacheDir } : {});
   let diagnose: ((node: string) => string | undefined) | undefined;
+  let kube: Pick<import('../apply/region-up.js').RegionUpOptions, 'kubeArtifacts' | 'operatorImage'> = {};
   if (flags.lab) {
+    // The lab builds upstream Kubernetes and the reference operator here (cached by recipe).
+    const cacheDir = flags.cacheDir;
+    kube = {
+      kubeArtifacts: async () =>
+        (await import('../kube/artifacts.js')).ensureKubeArtifacts({ ...(cacheDir ? { cacheDir } : {}) }),
+      operatorImage: async () =>
+        (await import('../kube/operator-image.js')).ensureOperatorImage({
+          ...(cacheDir ? { cacheDir } : {}),
+        }),
+    };
     const lab = await import('../lab/index.js');
     const net = lab.labNetwork(prepared.plan, prepared.plan.region.name);
     phases = apply.labPhases({
@@ -131,6 +144,9 @@ export async function regionUpCommand(
       emit,
       signal: controller.signal,
       nodeTimeoutMs,
+      ...(flags.concurrency !== undefined ? { concurrency: parseConcurrency(flags.concurrency) } : {}),
+      ...kube,
+      ...(flags.lab ? { lab: true } : {}),
       ...(diagnose ? { diagnose } : {}),
       ...(flags.dryRun ? { dryRun: true } : {}),
       ...(!flags.yes && !flags.dryRun ? { confirm: (work) => confirmWork(io, work) } : {}),
