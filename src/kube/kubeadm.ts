@@ -138,6 +138,7 @@ export async function stageNode(
   node: NodePlan,
   facts: StagedFacts,
   log: (message: string) => void,
+  distribution: 'k3s' | 'kubeadm' = 'kubeadm',
 ): Promise<void> {
   const restarts = new Set(facts.changed.map((f) => f.restarts).filter((r) => r !== undefined));
   for (const f of facts.changed) {
@@ -146,6 +147,12 @@ export async function stageNode(
   if (facts.changed.length > 0) log(`${node.name}: ${facts.changed.length} files staged`);
   const sh = (script: string, logAs?: string) =>
     host.exec(['sh', '-ec', script], { sudo: true, ...(logAs ? { logAs } : {}) });
+  if (distribution === 'k3s') {
+    // K3s runs its own containerd and kubelet; only the VIP is ours.
+    if (isControlPlane(node) && (restarts.has('keepalived') || facts.stopped.includes('keepalived')))
+      await sh('systemctl enable keepalived >/dev/null 2>&1; systemctl restart keepalived');
+    return;
+  }
   if (restarts.has('sysctl') || facts.changed.length > 0)
     await sh('modprobe overlay; modprobe br_netfilter; sysctl --system >/dev/null; systemctl daemon-reload');
   await sh(

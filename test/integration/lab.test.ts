@@ -6,11 +6,12 @@
 // the next run takes its lock over and converges with no node installed twice. Everything is
 // removed afterwards.
 import { execa } from 'execa';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readNodeHistory } from '../../src/boot/index.js';
 import { readAudit } from '../../src/lab/index.js';
+import { ensureKubeArtifacts } from '../../src/kube/artifacts.js';
 import { REPO, labWith, tempDir } from '../helpers/manifest.js';
 
 const region = `labt${process.pid % 1000}`;
@@ -46,6 +47,11 @@ const regionUp = () => {
   return { run, out };
 };
 const NODES = { 'r01-n01': 'redfish', 'r01-n02': 'ipmi', 'r01-n03': 'ipmi' } as const;
+const ADDRESSES = [
+  ['r01-n01', '10.100.0.10'],
+  ['r01-n02', '10.100.0.11'],
+  ['r01-n03', '10.100.0.12'],
+] as const;
 
 interface NodeRow {
   node: string;
@@ -65,7 +71,7 @@ function states(): Record<string, { state: string; hostKeys?: string[]; percent?
   }
 }
 
-describe('lab: power-on to SSH', () => {
+describe('lab: power-on to a Kubernetes cluster with the operator Ready', () => {
   afterAll(async () => {
     await cli(['lab', 'down', manifest], 120_000);
   });
@@ -138,11 +144,7 @@ describe('lab: power-on to SSH', () => {
       // OpenSSH itself, with only the reported host key known: the login works, and a wrong key fails.
       const nodes = states();
       const key = join(state, 'secrets/ssh/civostack_ed25519');
-      for (const [name, address] of [
-        ['r01-n01', '10.100.0.10'],
-        ['r01-n02', '10.100.0.11'],
-        ['r01-n03', '10.100.0.12'],
-      ] as const) {
+      for (const [name, address] of ADDRESSES) {
         const known = join(state, `known_hosts.${name}`);
         writeFileSync(known, (nodes[name]!.hostKeys ?? []).map((k) => `${address} ${k}`).join('\n'));
         const ssh = (knownHosts: string) =>
@@ -180,17 +182,124 @@ describe('lab: power-on to SSH', () => {
         expect(String(refused.stderr)).toMatch(/host key|HOST IDENTIFICATION/i);
       }
 
+      // Kubernetes: every node Ready through the written kubeconfig (the API VIP), labelled by the
+      // operator from the manifest, the operator running and the Region Ready.
+      const kubeconfig = (await cli(['region', 'kubeconfig', manifest])).stdout.trim();
+      expect(kubeconfig).toBe(join(state, 'kubernetes/admin.conf'));
+      expect(statSync(kubeconfig).mode & 0o777).toBe(0o600);
+      const kubectlBin = (await ensureKubeArtifacts()).files.find((f) => f.name === 'kubectl')!.path;
+      const kubectl = async (...args: string[]) => {
+        const r = await execa(kubectlBin, ['--kubeconfig', kubeconfig, ...args], { reject: false });
+        expect(r.exitCode, `kubectl ${args.join(' ')}: ${r.stderr}`).toBe(0);
+        return JSON.parse(r.stdout) as any;
+      };
+      expect(readFileSync(kubeconfig, 'utf8')).toContain('server: https://10.101.0.5:6443');
+      const nodeList = await kubectl('get', 'nodes', '-o', 'json');
+      const byName = new Map<string, any>(nodeList.items.map((n: any) => [n.metadata.name, n]));
+      expect([...byName.keys()].sort()).toEqual(Object.keys(NODES));
+      for (const [name, n] of byName) {
+        const ready = n.status.conditions.find((c: any) => c.type === 'Ready');
+        expect(ready.status, `${name}: ${ready.message}`).toBe('True');
+        expect(n.status.nodeInfo.kubeletVersion).toBe('v1.35.4');
+        expect(n.metadata.labels['topology.kubernetes.io/region']).toBe(region);
+        expect(n.metadata.labels['topology.kubernetes.io/zone']).toBe('r01');
+        expect(n.metadata.labels['civostack.io/role']).toBe(name === 'r01-n01' ? 'control-plane' : 'worker');
+      }
+      const pods = await kubectl('-n', 'civostack-system', 'get', 'pods', '-o', 'json');
+      expect(
+        pods.items.filter((p: any) => p.status.phase === 'Running').length,
+        JSON.stringify(pods.items.map((p: any) => p.status)),
+      ).toBeGreaterThan(0);
+      const regionObject = await kubectl('get', 'regions.civostack.io', region, '-o', 'json');
+      const conditions = new Map<string, any>(regionObject.status.conditions.map((c: any) => [c.type, c]));
+      for (const type of ['NodesReady', 'Labelled', 'Ready'])
+        expect(conditions.get(type)?.status, JSON.stringify(regionObject.status)).toBe('True');
+
+      // What a re-run must not restart: kubelet on every node, the control plane's containers, the operator's pod.
+      const sshRun = (address: string, command: string) =>
+        execa(
+          'ssh',
+          [
+            '-i',
+            key,
+            '-o',
+            `UserKnownHostsFile=${join(state, `known_hosts.${address}`)}`,
+            '-o',
+            'StrictHostKeyChecking=yes',
+            '-o',
+            'BatchMode=yes',
+            `root@${address}`,
+            command,
+          ],
+          { reject: false },
+        );
+      for (const [name, address] of ADDRESSES)
+        writeFileSync(
+          join(state, `known_hosts.${address}`),
+          (nodes[name]!.hostKeys ?? []).map((k) => `${address} ${k}`).join('\n'),
+        );
+      const running = async () => ({
+        kubelet: await Promise.all(
+          ADDRESSES.map(async ([, a]) =>
+            String(
+              (await sshRun(a, 'systemctl show -p ActiveEnterTimestampMonotonic kubelet')).stdout,
+            ).trim(),
+          ),
+        ),
+        containers: ((await kubectl('-n', 'kube-system', 'get', 'pods', '-o', 'json')).items as any[])
+          .flatMap((p) =>
+            (p.status.containerStatuses ?? []).map(
+              (c: any) => `${p.metadata.name}/${c.name}:${c.restartCount}:${c.containerID}`,
+            ),
+          )
+          .sort(),
+        operator: ((await kubectl('-n', 'civostack-system', 'get', 'pods', '-o', 'json')).items as any[])
+          .map((p) => p.metadata.uid)
+          .sort(),
+      });
+      const kubeBefore = await running();
+      expect(kubeBefore.containers.some((c) => c.startsWith('kube-apiserver-r01-n01/'))).toBe(true);
+
       // region up again is idempotent: no machine restarted, no node state changed.
       const pids = () =>
         ['r01-n01', 'r01-n02', 'r01-n03'].map((n) => readFileSync(join(state, `lab/vms/${n}.pid`), 'utf8'));
       const before = { pids: pids(), history: readNodeHistory({ path: state }).length, nodes: states() };
-      const again = await cli(['region', 'up', manifest, '--lab', '--yes'], 300_000);
+      const again = await cli(['region', 'up', manifest, '--lab', '--yes', '--output', 'json'], 900_000);
       expect(again.exitCode, again.stdout + again.stderr).toBe(0);
       expect(pids()).toEqual(before.pids);
       expect(readNodeHistory({ path: state })).toHaveLength(before.history);
       expect(Object.fromEntries(Object.entries(states()).map(([n, s]) => [n, s.state]))).toEqual(
         Object.fromEntries(Object.entries(before.nodes).map(([n, s]) => [n, s.state])),
       );
+      expect(await running()).toEqual(kubeBefore);
+      const outcomes = new Map(
+        String(again.stdout)
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as { kind?: string; phase?: string; outcome?: string })
+          .filter((e) => e.kind === 'phase-end')
+          .map((e) => [e.phase, e.outcome]),
+      );
+      for (const phase of [
+        'kubernetes-stage',
+        'kubernetes-init',
+        'kubernetes-join-workers',
+        'kubernetes-ready',
+        'operator',
+      ])
+        expect(outcomes.get(phase), again.stdout).toBe('skipped');
+
+      // The control plane's kubelet stopped: the next region up starts it again and the node is Ready.
+      expect((await sshRun('10.100.0.10', 'systemctl stop kubelet')).exitCode).toBe(0);
+      const recover = await cli(['region', 'up', manifest, '--lab', '--yes'], 900_000);
+      expect(recover.exitCode, recover.stdout + recover.stderr).toBe(0);
+      expect(recover.stdout).toContain('r01-n01: kubelet was not running: started');
+      expect(String((await sshRun('10.100.0.10', 'systemctl is-active kubelet')).stdout).trim()).toBe(
+        'active',
+      );
+      const afterRecovery = await kubectl('get', 'nodes', '-o', 'json');
+      for (const n of afterRecovery.items)
+        expect(n.status.conditions.find((c: any) => c.type === 'Ready').status, n.metadata.name).toBe('True');
 
       // lab down leaves no namespace, machine, link or file.
       const down = await cli(['lab', 'down', manifest], 120_000);

@@ -2,6 +2,7 @@
 // with the API VIP as the control-plane endpoint and in the certificates; its admin.conf is kept
 // in the state folder (0600) for every later phase, kubectl and `region kubeconfig`.
 import { kubeadmFacts, kubeadmInit, type KubeadmFacts } from '../../kube/kubeadm.js';
+import { k3sActive, k3sInstall, k3sKubeconfig } from '../../kube/k3s.js';
 import { kubeadmConfig } from '../../kube/kubeadm-render.js';
 import { nodeHosts, readyNodes } from '../../kube/hosts.js';
 import {
@@ -28,60 +29,70 @@ const ID = 'kubernetes-init';
 
 export const kubernetesInitPhase: Phase<RegionContext, Facts> = {
   id: ID,
-  title: 'First control plane (kubeadm init, API VIP in the certificates)',
+  title: 'First control plane (kubeadm init or the first K3s server, API VIP in the certificates)',
   async observe(ctx) {
     const plan = ctx.prepared().plan;
-    if (plan.kubernetes.distribution !== 'kubeadm')
-      return { distribution: 'k3s', init: undefined, kubeconfig: false };
     const init = readyNodes(ctx).find((n) => n.name === plan.kubernetes.initServer);
+    const host = init ? nodeHosts(ctx).get(init) : undefined;
+    if (plan.kubernetes.distribution === 'k3s') {
+      const active = host && init ? await k3sActive(host, init) : false;
+      return {
+        distribution: 'k3s',
+        init: host ? { joined: active, admin: active, partial: false } : undefined,
+        kubeconfig: hasKubeconfig(ctx),
+      };
+    }
     return {
       distribution: 'kubeadm',
-      init: init ? await kubeadmFacts(nodeHosts(ctx).get(init)) : undefined,
+      init: host ? await kubeadmFacts(host) : undefined,
       kubeconfig: hasKubeconfig(ctx),
     };
   },
-  shouldRun: (f) => f.distribution === 'k3s' || f.init === undefined || !f.init.admin || !f.kubeconfig,
+  shouldRun: (f) => f.init === undefined || !f.init.admin || !f.kubeconfig,
   skipReason: (_f, ctx) =>
     `${ctx.prepared().plan.kubernetes.initServer} runs the control plane; kubeconfig at ${kubeconfigPath(ctx.state.path)}`,
   actions(f, ctx) {
     const k = ctx.prepared().plan.kubernetes;
-    if (f.distribution === 'k3s')
-      return [
-        { target: k.initServer, text: 'install K3s from the airgap folder (not available in this build)' },
-      ];
+    const fetch = `fetch the admin kubeconfig into ${kubeconfigPath(ctx.state.path)}`;
+    if (f.init?.admin) return [{ target: k.initServer, text: fetch }];
     return [
       {
         target: k.initServer,
-        text: f.init?.admin
-          ? `fetch admin.conf into ${kubeconfigPath(ctx.state.path)}`
-          : `kubeadm init Kubernetes ${k.version}, endpoint ${k.apiVip}:6443, then fetch admin.conf`,
+        text:
+          f.distribution === 'k3s'
+            ? `install K3s ${k.version} (server, cluster-init) from the airgap folder, then ${fetch}`
+            : `kubeadm init Kubernetes ${k.version}, endpoint ${k.apiVip}:6443, then ${fetch}`,
       },
     ];
   },
   async run(ctx, _actions, facts) {
-    const prepared = ctx.prepared();
-    const plan = prepared.plan;
-    if (facts.distribution === 'k3s')
-      throw new UserError(
-        'the k3s distribution cannot be installed by this build of civostack: its install phases need the K3s release artifacts, which this build was not tested with',
-        'set kubernetes.distribution: kubeadm (upstream Kubernetes, built with `civostack kube artifacts`)',
-      );
+    const plan = ctx.prepared().plan;
     if (!facts.init)
       throw new UserError(
         `${plan.kubernetes.initServer}, the init server, is not SSH-ready: the cluster cannot start`,
       );
     const node = plan.nodes.find((n) => n.name === plan.kubernetes.initServer)!;
-    const artifacts = await kubeArtifacts(ctx);
-    const inputs = kubeadmInputs(ctx, artifacts);
-    const secrets = secretsOf(ctx, 'kubeadm/token', 'kubeadm/certificate-key');
-    const admin = await kubeadmInit(
-      nodeHosts(ctx).get(node),
-      { content: kubeadmConfig(plan, node, inputs), secrets },
-      facts.init,
-      kubeLog(ctx, ID),
-      ctx.signal,
-    );
+    const host = nodeHosts(ctx).get(node);
+    const log = kubeLog(ctx, ID);
+    let admin: string;
+    if (facts.distribution === 'k3s') {
+      if (!facts.init.admin) {
+        log(`${node.name}: K3s install script (offline)`);
+        await k3sInstall(host, node, ctx.signal);
+      }
+      admin = await k3sKubeconfig(host, plan.kubernetes.apiVip);
+    } else {
+      const inputs = kubeadmInputs(ctx, await kubeArtifacts(ctx));
+      const secrets = secretsOf(ctx, 'kubeadm/token', 'kubeadm/certificate-key');
+      admin = await kubeadmInit(
+        host,
+        { content: kubeadmConfig(plan, node, inputs), secrets },
+        facts.init,
+        log,
+        ctx.signal,
+      );
+    }
     const path = saveKubeconfig(ctx, admin);
-    kubeLog(ctx, ID)(`kubeconfig written to ${path} (server https://${plan.kubernetes.apiVip}:6443)`);
+    log(`kubeconfig written to ${path} (server https://${plan.kubernetes.apiVip}:6443)`);
   },
 };

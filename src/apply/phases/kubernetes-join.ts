@@ -6,7 +6,15 @@ import { ClusterApi } from '../../kube/api.js';
 import { nodeHosts, readyNodes } from '../../kube/hosts.js';
 import { caCertHash, etcdMembers, kubeadmFacts, kubeadmJoin, uploadCerts } from '../../kube/kubeadm.js';
 import { controlPlaneOrder, isControlPlane, kubeadmConfig } from '../../kube/kubeadm-render.js';
-import { kubeadmInputs, kubeArtifacts, kubeconfigPath, kubeLog, secretsOf } from '../../kube/support.js';
+import {
+  isK3s,
+  kubeadmInputs,
+  kubeArtifacts,
+  kubeconfigPath,
+  kubeLog,
+  secretsOf,
+} from '../../kube/support.js';
+import { k3sActive, k3sInstall } from '../../kube/k3s.js';
 import type { NodePlan } from '../../plan/index.js';
 import { allOrThrow, fanOut } from '../../remote/index.js';
 import type { RegionContext } from '../context.js';
@@ -23,7 +31,10 @@ async function notJoined(ctx: RegionContext, nodes: readonly NodePlan[]): Promis
   const hosts = nodeHosts(ctx);
   const outcomes = await fanOut(
     nodes,
-    async (n) => ({ n, joined: (await kubeadmFacts(hosts.get(n))).joined }),
+    async (n) => ({
+      n,
+      joined: isK3s(ctx) ? await k3sActive(hosts.get(n), n) : (await kubeadmFacts(hosts.get(n))).joined,
+    }),
     { step: 'observe kubeadm', limiter: hosts.limiter, signal: ctx.signal },
   );
   return allOrThrow('observe kubeadm', outcomes)
@@ -50,15 +61,10 @@ async function freshToken(ctx: RegionContext): Promise<void> {
   );
 }
 
-function kubeadmOnly(ctx: RegionContext): boolean {
-  return ctx.prepared().plan.kubernetes.distribution === 'kubeadm';
-}
-
 export const kubernetesJoinControlPlanePhase: Phase<RegionContext, Facts> = {
   id: 'kubernetes-join-control-plane',
   title: 'Further control planes, one at a time, each an etcd voter before the next',
   async observe(ctx) {
-    if (!kubeadmOnly(ctx)) return { join: [] };
     const plan = ctx.prepared().plan;
     const ready = new Set(readyNodes(ctx).map((n) => n.name));
     const others = controlPlaneOrder(plan)
@@ -74,25 +80,39 @@ export const kubernetesJoinControlPlanePhase: Phase<RegionContext, Facts> = {
   actions: (f) =>
     f.join.map((n) => ({
       target: n.name,
-      text: 'kubeadm join --control-plane, then wait until etcd counts it as a voter',
+      text: 'join as a further control plane, then wait until etcd counts it as a voter',
     })),
   async run(ctx, _actions, facts) {
     const plan = ctx.prepared().plan;
     const hosts = nodeHosts(ctx);
     const log = kubeLog(ctx, this.id);
     const init = plan.nodes.find((n) => n.name === plan.kubernetes.initServer)!;
-    await freshToken(ctx);
-    await uploadCerts(hosts.get(init), secretsOf(ctx, 'kubeadm/token', 'kubeadm/certificate-key'));
+    const k3s = isK3s(ctx);
+    if (!k3s) {
+      await freshToken(ctx);
+      await uploadCerts(hosts.get(init), secretsOf(ctx, 'kubeadm/token', 'kubeadm/certificate-key'));
+    }
+    const api = new ClusterApi(kubeconfigPath(ctx.state.path));
     for (const node of facts.join) {
       const host = hosts.get(node);
-      await kubeadmJoin(host, await joinConfig(ctx, node), await kubeadmFacts(host), log, ctx.signal);
+      if (k3s) await k3sInstall(host, node, ctx.signal);
+      else await kubeadmJoin(host, await joinConfig(ctx, node), await kubeadmFacts(host), log, ctx.signal);
       const started = ctx.now();
       for (;;) {
-        const members = await etcdMembers(hosts.get(init)).catch(() => []);
-        const me = members.find((m) => m.name === node.name);
-        if (me && !me.learner) {
-          log(`${node.name}: etcd voting member (${members.filter((m) => !m.learner).length} voters)`);
-          break;
+        if (k3s) {
+          // K3s' embedded etcd: a server is a voter once its node is Ready with the etcd role.
+          const n = (await api.nodes().catch(() => [])).find((x) => x.name === node.name);
+          if (n?.ready && n.labels['node-role.kubernetes.io/etcd'] === 'true') {
+            log(`${node.name}: Ready with the etcd role`);
+            break;
+          }
+        } else {
+          const members = await etcdMembers(hosts.get(init)).catch(() => []);
+          const me = members.find((m) => m.name === node.name);
+          if (me && !me.learner) {
+            log(`${node.name}: etcd voting member (${members.filter((m) => !m.learner).length} voters)`);
+            break;
+          }
         }
         if (ctx.now() - started > ctx.nodeTimeoutMs)
           throw new UserError(
@@ -109,7 +129,6 @@ export const kubernetesJoinWorkersPhase: Phase<RegionContext, Facts> = {
   id: 'kubernetes-join-workers',
   title: 'Workers join, in parallel (--concurrency)',
   async observe(ctx) {
-    if (!kubeadmOnly(ctx)) return { join: [] };
     return {
       join: await notJoined(
         ctx,
@@ -119,16 +138,18 @@ export const kubernetesJoinWorkersPhase: Phase<RegionContext, Facts> = {
   },
   shouldRun: (f) => f.join.length > 0,
   skipReason: () => 'every worker has joined',
-  actions: (f) => f.join.map((n) => ({ target: n.name, text: 'kubeadm join through the API VIP' })),
+  actions: (f) => f.join.map((n) => ({ target: n.name, text: 'join as a worker' })),
   async run(ctx, _actions, facts) {
     const hosts = nodeHosts(ctx);
     const log = kubeLog(ctx, this.id);
-    await freshToken(ctx);
+    const k3s = isK3s(ctx);
+    if (!k3s) await freshToken(ctx);
     const outcomes = await fanOut(
       facts.join,
       async (node) => {
         const host = hosts.get(node);
-        await kubeadmJoin(host, await joinConfig(ctx, node), await kubeadmFacts(host), log, ctx.signal);
+        if (k3s) await k3sInstall(host, node, ctx.signal);
+        else await kubeadmJoin(host, await joinConfig(ctx, node), await kubeadmFacts(host), log, ctx.signal);
       },
       { step: 'kubeadm join', limiter: hosts.limiter, signal: ctx.signal },
     );

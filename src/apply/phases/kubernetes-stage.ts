@@ -3,9 +3,9 @@
 // Control-plane nodes go one at a time (a restart never takes two down); workers in parallel.
 import { fanOut, allOrThrow } from '../../remote/index.js';
 import { isControlPlane } from '../../kube/kubeadm-render.js';
-import { observeStaged, stageList, stageNode, type StagedFacts } from '../../kube/kubeadm.js';
+import { observeStaged, stageNode, type StagedFacts, type StageList } from '../../kube/kubeadm.js';
 import { nodeHosts, readyNodes } from '../../kube/hosts.js';
-import { kubeadmInputs, kubeArtifacts, kubeLog } from '../../kube/support.js';
+import { kubeLog, stageListFor } from '../../kube/support.js';
 import type { NodePlan } from '../../plan/index.js';
 import type { RegionContext } from '../context.js';
 import type { Phase } from '../phase.js';
@@ -27,19 +27,14 @@ export const kubernetesStagePhase: Phase<RegionContext, Facts> = {
   id: ID,
   title: 'Stage Kubernetes on the nodes (binaries, images, containerd, kubelet, VIP)',
   async observe(ctx) {
-    const plan = ctx.prepared().plan;
-    if (plan.kubernetes.distribution !== 'kubeadm') return { nodes: [] };
-    const artifacts = await kubeArtifacts(ctx);
-    const inputs = kubeadmInputs(ctx, artifacts);
     const extra = await operatorImages(ctx);
     const hosts = nodeHosts(ctx);
     const nodes = readyNodes(ctx);
+    const lists = new Map<string, StageList>();
+    for (const node of nodes) lists.set(node.name, await stageListFor(ctx, node, extra));
     const outcomes = await fanOut(
       nodes,
-      async (node) => ({
-        node,
-        staged: await observeStaged(hosts.get(node), stageList(plan, node, artifacts, inputs, extra)),
-      }),
+      async (node) => ({ node, staged: await observeStaged(hosts.get(node), lists.get(node.name)!) }),
       { step: 'observe staged files', limiter: hosts.limiter, signal: ctx.signal },
     );
     return {
@@ -49,10 +44,7 @@ export const kubernetesStagePhase: Phase<RegionContext, Facts> = {
     };
   },
   shouldRun: (f) => f.nodes.length > 0,
-  skipReason: (_f, ctx) =>
-    ctx.prepared().plan.kubernetes.distribution === 'kubeadm'
-      ? 'every node has its binaries, images and files'
-      : 'the k3s distribution stages its own artifacts (kubernetes-init)',
+  skipReason: () => 'every node has its binaries, images and files, and its services run',
   actions: (f) =>
     f.nodes.map(({ node, staged }) => ({
       target: node.name,
@@ -64,16 +56,17 @@ export const kubernetesStagePhase: Phase<RegionContext, Facts> = {
   async run(ctx, _actions, facts) {
     const hosts = nodeHosts(ctx);
     const log = kubeLog(ctx, ID);
+    const distribution = ctx.prepared().plan.kubernetes.distribution;
     const servers = facts.nodes.filter((n) => isControlPlane(n.node));
     const workers = facts.nodes.filter((n) => !isControlPlane(n.node));
     const oneAtATime = async () => {
-      for (const s of servers) await stageNode(hosts.get(s.node), s.node, s.staged, log);
+      for (const s of servers) await stageNode(hosts.get(s.node), s.node, s.staged, log, distribution);
     };
     const [, outcomes] = await Promise.all([
       oneAtATime(),
       fanOut(
         workers.map((w) => ({ ...w, name: w.node.name })),
-        (w) => stageNode(hosts.get(w.node), w.node, w.staged, log),
+        (w) => stageNode(hosts.get(w.node), w.node, w.staged, log, distribution),
         { step: 'stage', limiter: hosts.limiter, signal: ctx.signal },
       ),
     ]);
