@@ -35,7 +35,7 @@ const RECIPE = {
   suite: SUITE,
   // What the installer writes, zeros included: small, and grown to the node's disk on first boot
   // (cloud-init growpart + resizefs), so a node's root still fills its disk.
-  diskBytes: 1024 * MiB,
+  diskBytes: 1536 * MiB,
   // GPT: BIOS boot (grub i386-pc core.img), EFI system partition, ext4 root.
   partitions: [
     { name: 'bios', size: 1 * MiB, type: '21686148-6449-6E6F-744E-656564454649' },
