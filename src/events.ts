@@ -22,6 +22,7 @@ export type EventCode =
   | 'boot.unknown-mac'
   | 'boot.tftp'
   | 'lab.step'
+  | 'lab.accel-fallback'
   | 'run.cancelling'
   | 'warning'
   | 'log';

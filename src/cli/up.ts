@@ -68,6 +68,7 @@ export async function regionUpCommand(
   const power: PowerDriverFactory = bmcDrivers(prepared.plan, { manifestDir: dirname(resolve(manifest)) });
   let boot = apply.rackBootService(flags.cacheDir ? { cacheDir: flags.cacheDir } : {});
   let diagnose: ((node: string) => string | undefined) | undefined;
+  let notices: (() => readonly { node: string; message: string }[]) | undefined;
   if (flags.lab) {
     const lab = await import('../lab/index.js');
     const net = lab.labNetwork(prepared.plan, prepared.plan.region.name);
@@ -84,6 +85,7 @@ export async function regionUpCommand(
       ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
     });
     diagnose = lab.labDiagnose(state);
+    notices = lab.labNotices(state);
   }
   const selection = {
     ...(flags.only !== undefined ? { only: flags.only } : {}),
@@ -132,6 +134,7 @@ export async function regionUpCommand(
       signal: controller.signal,
       nodeTimeoutMs,
       ...(diagnose ? { diagnose } : {}),
+      ...(notices ? { notices } : {}),
       ...(flags.dryRun ? { dryRun: true } : {}),
       ...(!flags.yes && !flags.dryRun ? { confirm: (work) => confirmWork(io, work) } : {}),
     });
