@@ -25,6 +25,7 @@ export type EventCode =
   | 'kube.step'
   | 'kube.node'
   | 'operator.condition'
+  | 'lab.accel-fallback'
   | 'run.cancelling'
   | 'warning'
   | 'log';

@@ -45,6 +45,11 @@ export interface RegionContext extends RunContext {
   readonly now: () => number;
   /** Words about a node that stopped, from where it runs (the lab: its serial console). */
   readonly diagnose?: (node: string) => string | undefined;
+  /**
+   * Lines from where the nodes run that the person running region up should see as they happen, each
+   * returned once (the lab: a machine started again under TCG). Read while the phases wait on nodes.
+   */
+  readonly notices?: () => readonly { readonly node: string; readonly message: string }[];
   /** Poll intervals; tests make them short. */
   readonly pollMs: { readonly states: number; readonly ssh: number; readonly power: number };
   /** Hosts worked on at once by every fan-out (`--concurrency`, default 30). */

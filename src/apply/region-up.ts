@@ -83,6 +83,7 @@ export interface RegionUpOptions {
   readonly dryRun?: boolean;
   readonly confirm?: (work: readonly PlannedPhase[]) => Promise<boolean>;
   readonly diagnose?: (node: string) => string | undefined;
+  readonly notices?: RegionContext['notices'];
   readonly pollMs?: RegionContext['pollMs'];
   readonly now?: () => number;
   readonly concurrency?: number;
@@ -109,6 +110,7 @@ export function regionUp(o: RegionUpOptions): Promise<RunResult> {
     poweredAt: new Map(),
     now,
     ...(o.diagnose ? { diagnose: o.diagnose } : {}),
+    ...(o.notices ? { notices: o.notices } : {}),
     pollMs: o.pollMs ?? { states: 2000, ssh: 5000, power: 30_000 },
     ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
     ...(o.kubeArtifacts ? { kubeArtifacts: o.kubeArtifacts } : {}),

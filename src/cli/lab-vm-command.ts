@@ -4,7 +4,8 @@ import { labVm } from '../lab/vm-hook.js';
 import { resolve } from 'node:path';
 import type { Io } from './output.js';
 
-const VM_ACTIONS = ['start', 'stop', 'reset', 'status', 'boot-next', 'boot-status'] as const;
+// watch-console is the console watchdog's own call (src/lab/console-watchdog.ts), not one for people.
+const VM_ACTIONS = ['start', 'stop', 'reset', 'status', 'boot-next', 'boot-status', 'watch-console'] as const;
 
 /** `civostack lab vm <node> <action>`: the hook the lab's BMC emulators call. Prints the result. */
 export async function labVmCommand(

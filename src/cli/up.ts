@@ -71,6 +71,7 @@ export async function regionUpCommand(
   let boot = apply.rackBootService(flags.cacheDir ? { cacheDir: flags.cacheDir } : {});
   let diagnose: ((node: string) => string | undefined) | undefined;
   let kube: Pick<import('../apply/region-up.js').RegionUpOptions, 'kubeArtifacts' | 'operatorImage'> = {};
+  let notices: (() => readonly { node: string; message: string }[]) | undefined;
   if (flags.lab) {
     // The lab builds upstream Kubernetes and the reference operator here (cached by recipe).
     const cacheDir = flags.cacheDir;
@@ -97,6 +98,7 @@ export async function regionUpCommand(
       ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
     });
     diagnose = lab.labDiagnose(state);
+    notices = lab.labNotices(state);
   }
   const selection = {
     ...(flags.only !== undefined ? { only: flags.only } : {}),
@@ -148,6 +150,7 @@ export async function regionUpCommand(
       ...kube,
       ...(flags.lab ? { lab: true } : {}),
       ...(diagnose ? { diagnose } : {}),
+      ...(notices ? { notices } : {}),
       ...(flags.dryRun ? { dryRun: true } : {}),
       ...(!flags.yes && !flags.dryRun ? { confirm: (work) => confirmWork(io, work) } : {}),
     });

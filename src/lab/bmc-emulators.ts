@@ -21,7 +21,7 @@ import { UserError } from '../errors.js';
 import type { LabNetwork } from './netns.js';
 import { readPid, tailSerial, vmRunning, type Accel } from './qemu.js';
 import { RELAY_PORT } from './redfish-relay.js';
-import { vmIsOn, writeVmSpec } from './vm-hook.js';
+import { vmIsOn, writeVmSpec, type VmSpec } from './vm-hook.js';
 
 const CLI = fileURLToPath(new URL('../../bin/civostack', import.meta.url));
 
@@ -47,6 +47,8 @@ export interface BmcEmulatorOptions {
   readonly hostLink?: string;
   /** The lab's verdict (accel.ts chooseAccel): the machines the BMCs start run under it. */
   readonly accel: Accel;
+  /** Where that verdict is kept, so a machine that falls back to TCG records it for the lab's next run. */
+  readonly verdict?: VmSpec['verdict'];
   readonly memoryMiB?: number;
   readonly sushyVenv?: string;
   readonly onEvent?: (text: string) => void;
@@ -455,6 +457,7 @@ export async function ensureBmcEmulators(
       accel,
       // A control-plane node runs etcd and the API server beside kubelet: 2 GiB; a worker 1 GiB.
       memoryMiB: o.memoryMiB ?? (node.role === 'control-plane' ? 2048 : 1024),
+      ...(o.verdict ? { verdict: o.verdict } : {}),
     });
     const e =
       node.bmc!.access!.protocol === 'ipmi'

@@ -58,6 +58,7 @@ export {
 export {
   labVm,
   readAudit,
+  labNotices,
   vmIsOn,
   writeVmSpec,
   vmHookPaths,

@@ -24,6 +24,7 @@ import {
 } from './netns.js';
 import { readPid, stopVm, tailSerial, vmFiles, vmRunning } from './qemu.js';
 import { stopBmcEmulators } from './bmc-emulators.js';
+import { stopWatchdog } from './console-watchdog.js';
 
 const CLI = fileURLToPath(new URL('../../bin/civostack', import.meta.url));
 
@@ -241,6 +242,9 @@ export async function labStatus(plan: Plan, state: StateDir): Promise<LabStatus>
 export async function labDown(plan: Plan, state: StateDir, emit: EventSink): Promise<void> {
   const paths = labPaths(state);
   for (const n of plan.nodes) {
+    // Its console watchdog first: one that found its machine silent would start it again.
+    if (await stopWatchdog(paths.vms, n.name))
+      emit({ kind: 'log', code: 'lab.step', target: n.name, message: `${n.name}: console watchdog stopped` });
     const pid = readPid(vmFiles(paths.vms, n.name).pidfile);
     if (pid !== undefined && vmRunning(pid)) {
       await stopVm(pid);

@@ -1,7 +1,7 @@
 // The lab's machines: QEMU VMs with a node's MACs on its taps, PXE first and the disk next, serial
 // console to a file in the lab state dir. Argument building is pure; starting and stopping are not.
 import { spawn } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import type { NodePlan } from '../plan/index.js';
@@ -175,6 +175,10 @@ export async function startVm(node: NodePlan, opts: StartVmOptions): Promise<num
   const stale = readPid(files.pidfile);
   if (stale !== undefined && vmRunning(stale))
     throw new VmError(`${node.name} is already running (pid ${stale})`, node.name);
+  // The console of this boot only: the console watchdog counts its bytes, and a failed start's
+  // message shows its tail. A pidfile left by a killed QEMU would be taken for this one's.
+  rmSync(files.serial, { force: true });
+  rmSync(files.pidfile, { force: true });
 
   const out = openSync(files.stdout, 'w');
   const err = openSync(files.stderr, 'w');

@@ -440,4 +440,42 @@ describe('the wait-installed phase', () => {
       expect.objectContaining({ target: 'r01-n02', message: 'r01-n02: image checksum mismatch' }),
     ]);
   });
+
+  it('shows each line from where the nodes run once, while it waits (a lab machine fell back to TCG)', async () => {
+    const st = state();
+    const p = labPrepared(st);
+    commit(p);
+    const store = new NodeStore(st, p.plan.nodes);
+    const rec = recorder();
+    const pending = [
+      { node: 'r01-n02', message: 'r01-n02 wrote nothing on its serial console in 60 s under KVM' },
+    ];
+    const timer = setTimeout(() => {
+      for (const n of ['r01-n01', 'r01-n02', 'r01-n03'])
+        store.apply(n, { kind: 'progress', state: 'installed' });
+    }, 60);
+    const r = await regionUp({
+      manifest: LAB,
+      prepared: p,
+      phases: rackPhases(),
+      power: fakePower([]),
+      boot: noBoot,
+      emit: rec.sink,
+      signal: new AbortController().signal,
+      nodeTimeoutMs: 60_000,
+      selection: { only: 'wait-installed' },
+      notices: () => pending.splice(0),
+      pollMs: { states: 10, ssh: 10, power: 60_000 },
+    });
+    clearTimeout(timer);
+    expect(r.outcome).toBe('done');
+    expect(rec.events.filter((e) => e.kind === 'warning' && e.code === 'lab.accel-fallback')).toEqual([
+      {
+        kind: 'warning',
+        code: 'lab.accel-fallback',
+        target: 'r01-n02',
+        message: 'r01-n02 wrote nothing on its serial console in 60 s under KVM',
+      },
+    ]);
+  });
 });

@@ -1,7 +1,8 @@
 // The lab's BMCs: one real emulator per node on the lab's OOB link (ipmi_sim for IPMI nodes,
 // sushy-tools for Redfish ones), each powering its node's QEMU machine through `civostack lab vm`.
 // The power phases then reach them with the same drivers as a real rack's BMCs. The accelerator
-// the machines run under is chosen here, once per boot of the host (src/lab/accel.ts).
+// the machines run under is chosen here, once per boot of the host (src/lab/accel.ts); a machine
+// that falls back to TCG later (its BMC hook, its console watchdog) records it in the same place.
 import { chooseAccel, ensureBmcEmulators, type AccelChoice } from '../../lab/index.js';
 import { DEFAULT_CACHE_DIR, labArtifacts } from '../../lab/artifacts.js';
 import { labNet } from '../../lab/lab.js';
@@ -32,11 +33,13 @@ export function labBmcsPhase(o: {
       const log = (message: string) =>
         ctx.emit({ kind: 'log', code: 'lab.step', phase: 'lab-bmcs', message });
       const artifacts = await labArtifacts(plan, o.cacheDir, () => {});
-      const verdict = await chooseAccel(o.accel, o.cacheDir ?? DEFAULT_CACHE_DIR, {
+      const cacheDir = o.cacheDir ?? DEFAULT_CACHE_DIR;
+      const probe = {
         kernel: artifacts.kernel ?? '',
         initrd: artifacts.initrd ?? '',
         firmwares: [...new Set(plan.nodes.map((n) => n.firmware))],
-      });
+      };
+      const verdict = await chooseAccel(o.accel, cacheDir, probe);
       log(
         `virtual machines: ${verdict.accel === 'kvm' ? 'KVM' : 'software emulation (TCG)'}: ${verdict.reason}` +
           (verdict.cached ? ' (probed earlier since this host booted)' : ''),
@@ -45,6 +48,7 @@ export function labBmcsPhase(o: {
       const emulators = await ensureBmcEmulators(plan, ctx.state, net, {
         manifestDir: o.manifestDir,
         accel: verdict.accel,
+        verdict: { cacheDir, probe },
         onEvent: log,
       });
       for (const e of emulators) log(`${e.node}: ${e.protocol} BMC at ${e.address}:${e.port}`);

@@ -7,7 +7,7 @@ import { sshPrivateKeyPath } from '../../state/index.js';
 import type { RegionContext } from '../context.js';
 import { sleep, type Phase } from '../phase.js';
 import { fail } from './power.js';
-import { minutes, nodeStateReporter } from './wait-installed.js';
+import { minutes, nodeStateReporter, reportNotices } from './wait-installed.js';
 
 /**
  * What makes a node ssh-ready: it answers SSH with the host key its installer reported, it is the
@@ -52,6 +52,7 @@ export const sshReadyPhase: Phase<RegionContext, Facts> = {
     const started = ctx.now();
     const waiting = new Set(actions.map((a) => a.target));
     while (waiting.size > 0) {
+      reportNotices(ctx);
       const { nodes: states } = readNodeStates(ctx.state);
       await Promise.all(
         [...waiting].map(async (name) => {

@@ -28,6 +28,12 @@ export function nodeStateReporter(ctx: RegionContext): (node: string, s: NodeSta
   };
 }
 
+/** Shows what the nodes' side has to say (the lab: a machine fell back to TCG), as warnings. */
+export function reportNotices(ctx: RegionContext): void {
+  for (const n of ctx.notices?.() ?? [])
+    ctx.emit({ kind: 'warning', code: 'lab.accel-fallback', target: n.node, message: n.message });
+}
+
 export function minutes(ms: number): string {
   return `${Math.round(ms / 60_000)} min`;
 }
@@ -56,6 +62,7 @@ export const waitInstalledPhase: Phase<RegionContext, Facts> = {
     const report = nodeStateReporter(ctx);
     let lastPowerCheck = ctx.now();
     while (waiting.size > 0) {
+      reportNotices(ctx);
       const { nodes } = readNodeStates(ctx.state);
       const checkPower = ctx.now() - lastPowerCheck >= ctx.pollMs.power;
       if (checkPower) lastPowerCheck = ctx.now();
