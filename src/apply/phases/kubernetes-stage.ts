@@ -27,9 +27,10 @@ export const kubernetesStagePhase: Phase<RegionContext, Facts> = {
   id: ID,
   title: 'Stage Kubernetes on the nodes (binaries, images, containerd, kubelet, VIP)',
   async observe(ctx) {
+    const nodes = readyNodes(ctx);
+    if (nodes.length === 0) return { nodes: [] };
     const extra = await operatorImages(ctx);
     const hosts = nodeHosts(ctx);
-    const nodes = readyNodes(ctx);
     const lists = new Map<string, StageList>();
     for (const node of nodes) lists.set(node.name, await stageListFor(ctx, node, extra));
     const outcomes = await fanOut(
