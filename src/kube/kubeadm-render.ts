@@ -66,10 +66,12 @@ function clusterConfiguration(plan: Plan, inputs: KubeadmInputs): Record<string,
 }
 
 /**
- * Checks kubeadm's preflight makes that a lab VM (one vCPU, 1–2 GiB) fails by design, and crictl,
- * which kubeadm no longer needs for a CRI runtime. Everything else must pass.
+ * Checks kubeadm's preflight makes that a lab VM (one vCPU, 1–2 GiB) fails by design; crictl,
+ * which kubeadm no longer needs for a CRI runtime; and image pulls: the nodes pull nothing, every
+ * image is staged and imported first (kubernetes-stage checks containerd has each one). Everything
+ * else must pass.
  */
-const IGNORED_PREFLIGHT = ['NumCPU', 'Mem', 'FileExisting-crictl', 'SystemVerification'];
+const IGNORED_PREFLIGHT = ['NumCPU', 'Mem', 'FileExisting-crictl', 'SystemVerification', 'ImagePull'];
 
 function nodeRegistration(node: NodePlan): Record<string, unknown> {
   return {
@@ -283,6 +285,11 @@ export function keepalivedConfig(plan: Plan, node: NodePlan, inputs: KubeadmInpu
   const index = servers.findIndex((n) => n.name === node.name);
   const peers = servers.filter((n) => n.name !== node.name).map((n) => `    ${n.node.address}`);
   const prefix = plan.nodes.find((n) => n.name === node.name)!.node.prefix;
+  // A lone control plane has no peer to advertise to (an empty unicast_peer block is refused).
+  const unicast =
+    peers.length === 0
+      ? ''
+      : `  unicast_src_ip ${node.node.address}\n  unicast_peer {\n${peers.join('\n')}\n  }\n`;
   return `# ${node.name}: keepalived for the API VIP ${plan.kubernetes.apiVip}, rendered by civostack.
 global_defs {
   router_id ${node.name}
@@ -305,11 +312,7 @@ vrrp_instance api {
   virtual_router_id ${vrrpRouterId(plan.region.name)}
   priority ${150 - index * 10}
   advert_int 1
-  unicast_src_ip ${node.node.address}
-  unicast_peer {
-${peers.join('\n')}
-  }
-  authentication {
+${unicast}  authentication {
     auth_type PASS
     auth_pass ${secret(inputs, 'keepalived/password')}
   }

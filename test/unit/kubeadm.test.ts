@@ -113,6 +113,36 @@ describe('kubeadm files', () => {
     expect(controlPlaneOrder(plan).map((n) => n.name)).toEqual(['r01-n01']);
   });
 
+  it('with three control planes, advertises the VIP by unicast to the two others, the init server preferred', () => {
+    const ha = planOf(
+      labWith((m) => {
+        for (const n of m.racks[0].nodes) n.role = 'control-plane';
+      }),
+    );
+    expect(controlPlaneOrder(ha).map((n) => n.name)).toEqual(['r01-n01', 'r01-n02', 'r01-n03']);
+    const conf = (i: number) =>
+      kubeadmNodeFiles(ha, ha.nodes[i]!, inputs).find((f) => f.path === '/etc/keepalived/keepalived.conf')!
+        .content;
+    expect(conf(0)).toContain(
+      `unicast_peer {\n    ${ha.nodes[1]!.node.address}\n    ${ha.nodes[2]!.node.address}\n  }`,
+    );
+    expect(conf(0)).toContain('priority 150');
+    expect(conf(2)).toContain('priority 130');
+    // A further control plane joins with the certificate key and its own API endpoint.
+    const join = jsYaml.loadAll(kubeadmConfig(ha, ha.nodes[1]!, inputs, 'sha256:00')) as Record<
+      string,
+      any
+    >[];
+    expect(join[0]!['controlPlane']).toEqual({
+      localAPIEndpoint: { advertiseAddress: ha.nodes[1]!.node.address, bindPort: 6443 },
+      certificateKey: 'f'.repeat(64),
+    });
+    // The lone control plane of the lab has no unicast block at all.
+    expect(
+      kubeadmNodeFiles(plan, n01!, inputs).find((f) => f.path.endsWith('keepalived.conf'))!.content,
+    ).not.toContain('unicast');
+  });
+
   it('pins the cluster CA as kubeadm does (sha256 of its SubjectPublicKeyInfo), checked against openssl', () => {
     const dir = tempDir('civostack-ca-');
     const key = join(dir, 'ca.key');

@@ -56,7 +56,7 @@ export function bundleObjects(ctx: RegionContext): KubeObject[] {
   const region = regionObject({
     region: plan.region.name,
     nodes: plan.nodes.map((n) => ({ name: n.name, rack: n.rack, role: n.role, sku: n.sku })),
-  }) as KubeObject;
+  }) as unknown as KubeObject;
   const rank = (o: KubeObject) =>
     o.kind === 'CustomResourceDefinition' ? 0 : o.kind === 'Namespace' ? 1 : 2;
   return [...objects.sort((a, b) => rank(a) - rank(b)), region];
