@@ -69,6 +69,7 @@ describe('civostack region up --dry-run', () => {
       'wait-installed',
       'boot-disk',
       'ssh-ready',
+      'fabric',
       'record-applied',
       'verify',
     ]);

@@ -1,5 +1,6 @@
 // Every semantic rule, in the order their errors are most useful to read.
 import { bmcs } from './bmc.js';
+import { switchSsh } from './switch-ssh.js';
 import { cabling, fabric, knownHardware, pairs } from './topology.js';
 import { controlPlane, fileRefs, osProfile } from './cluster.js';
 import { addresses } from './addresses.js';
@@ -28,6 +29,7 @@ export const rules: readonly Rule[] = [
   controlPlane,
   osProfile,
   bmcs,
+  switchSsh,
   fileRefs,
 ];
 
