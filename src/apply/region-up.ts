@@ -86,6 +86,7 @@ export function regionUp(o: RegionUpOptions): Promise<RunResult> {
     nodeTimeoutMs: o.nodeTimeoutMs,
     failures: new Map(),
     poweredAt: new Map(),
+    switchFilesInSync: new Set(),
     now,
     ...(o.diagnose ? { diagnose: o.diagnose } : {}),
     pollMs: o.pollMs ?? { states: 2000, ssh: 5000, power: 30_000 },

@@ -3,7 +3,7 @@
 // terminal, a change list with --output json); it writes nothing, not even logs.
 import { changesJson, formatChanges, liveChanges } from '../diff/index.js';
 import { ExitCode, UserError } from '../errors.js';
-import { readLive } from '../live/index.js';
+import { readLive, SONIC_CONFIG_DB } from '../live/index.js';
 import { previewTree } from '../pipeline.js';
 import { Limiter, parseConcurrency } from '../remote/index.js';
 import { printJson, type Io, type OutputFormat } from './output.js';
@@ -39,9 +39,7 @@ export async function liveDiffCommand(io: Io, manifest: string, flags: LiveDiffF
   else {
     for (const u of read.unreachable) io.err(`note: ${u.device} not compared: ${u.reason}`);
     for (const d of read.devices.filter((x) => x.platform === 'frr'))
-      io.err(
-        `note: ${d.device} runs FRR without SONiC (no ${'/etc/sonic/config_db.json'}): frr.conf compared only`,
-      );
+      io.err(`note: ${d.device} runs FRR without SONiC (no ${SONIC_CONFIG_DB}): frr.conf compared only`);
     for (const e of errors) io.err(`error: ${e.message}`);
     if (read.devices.length > 0) io.out(formatChanges(changes, io.color));
   }

@@ -40,6 +40,14 @@ function notCompared(read: LiveRead | undefined): string {
   return u.length ? `; not compared (no pinned SSH host key): ${u.map((x) => x.device).join(', ')}` : '';
 }
 
+/** Notes the files each switch runs as rendered, for record-applied. */
+function inSync(ctx: RegionContext, devices: readonly LiveDevice[], changes: readonly FileChange[]): void {
+  const differ = new Set(changes.map((c) => c.path));
+  for (const d of devices)
+    for (const path of [frrPath(d.device), ...(d.platform === 'sonic' ? [configDbPath(d.device)] : [])])
+      if (!differ.has(path) && ctx.prepared().tree.has(path)) ctx.switchFilesInSync.add(path);
+}
+
 export interface FabricPhaseOptions {
   /** `region up --lab`: the switches are the fabric lab's namespaces, which must be up already. */
   readonly lab?: boolean;
@@ -62,7 +70,9 @@ export function fabricPhase(o: FabricPhaseOptions = {}): Phase<RegionContext, Fa
           };
       }
       const read = await readLive(p, { limiter, signal: ctx.signal });
-      return { read, changes: liveChanges(previewTree(p), read.devices, p.secretValues) };
+      const changes = liveChanges(previewTree(p), read.devices, p.secretValues);
+      inSync(ctx, read.devices, changes);
+      return { read, changes };
     },
     shouldRun: (f) => f.changes.length > 0 || (f.read?.failed.length ?? 0) > 0,
     skipReason: (f) =>
@@ -121,8 +131,9 @@ export function fabricPhase(o: FabricPhaseOptions = {}): Phase<RegionContext, Fa
       // Read back what was pushed: the phase is done when each switch runs its render.
       const after = await readLive(p, { limiter, signal: ctx.signal, only: new Set(changed.keys()) });
       const still = liveChanges(p.tree, after.devices, p.secretValues);
-      for (const d of after.devices as readonly LiveDevice[])
-        if (!still.some((c) => c.device === d.device))
+      inSync(ctx, after.devices, still);
+      for (const d of after.devices)
+        if (!still.some((c) => c.device === d.device)) {
           ctx.emit({
             kind: 'log',
             code: 'log',
@@ -130,6 +141,7 @@ export function fabricPhase(o: FabricPhaseOptions = {}): Phase<RegionContext, Fa
             target: d.device,
             message: `${d.device} runs its render`,
           });
+        }
       allOrThrow('push switch configuration', [
         ...outcomes,
         ...read.failed.map((x) => ({ host: x.device, ok: false as const, error: x.error, ms: 0 })),
