@@ -96,6 +96,8 @@ export async function startSwitchSshd(
   writeFileSync(join(dir, 'sshd_config'), sshdConfig(dir, link, key), { mode: 0o600 });
   const script = [
     `hostname ${link.device}`,
+    // Mount points (and sshd's privilege separation folder): made on this host when missing, as
+    // Debian's frr and openssh-server packages make them; the mounts stay in this namespace.
     'mkdir -p /run/sshd /run/frr /etc/frr',
     `mount --bind ${frr.dir} /run/frr`,
     `mount --bind ${frr.dir} /etc/frr`,
