@@ -33,6 +33,10 @@ export async function labFabricCommand(io: Io, manifest: string, flags: FabricFl
   // Progress goes to stderr with --output json, so stdout stays one JSON document.
   const say = (text: string) => (flags.output === 'json' ? io.err : io.out)(`${stamp()} ${text}`);
   const started = Date.now();
+  for (const s of r.plan.switches.filter((x) => x.role !== 'mgmt' && x.ssh.user !== 'root'))
+    say(
+      `note: ${s.name} logs in as ${s.ssh.user} (ssh.user), which the lab's sshd does not have: set ssh.user: root for region diff --live to reach it`,
+    );
   const lab = await fabricUp({
     plan: r.plan,
     configs,

@@ -28,6 +28,7 @@ export async function liveDiffCommand(io: Io, manifest: string, flags: LiveDiffF
   const errors = read.failed.map((f) => ({
     device: f.device,
     message: f.error.message.startsWith(f.device) ? f.error.message : `${f.device}: ${f.error.message}`,
+    ...(f.error instanceof UserError && f.error.hint ? { hint: f.error.hint } : {}),
   }));
   if (flags.output === 'json')
     printJson(io, {
@@ -40,7 +41,7 @@ export async function liveDiffCommand(io: Io, manifest: string, flags: LiveDiffF
     for (const u of read.unreachable) io.err(`note: ${u.device} not compared: ${u.reason}`);
     for (const d of read.devices.filter((x) => x.platform === 'frr'))
       io.err(`note: ${d.device} runs FRR without SONiC (no ${SONIC_CONFIG_DB}): frr.conf compared only`);
-    for (const e of errors) io.err(`error: ${e.message}`);
+    for (const e of errors) io.err(`error: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
     if (read.devices.length > 0) io.out(formatChanges(changes, io.color));
   }
   if (errors.length > 0) return ExitCode.error;

@@ -48,6 +48,11 @@ function explain(t: SwitchTarget, err: unknown): never {
       `${t.name} (${err.address}) presented host key ${err.presented}, not the one pinned for it (${pinnedSummary(t)}): refusing to connect`,
       `if ${t.name} was reinstalled or re-keyed, record its new public host key in ${t.hostKeyFile}; otherwise something else answers at this address`,
     );
+  if (err instanceof Error && /authentication methods failed/i.test(err.message))
+    throw new UserError(
+      `${t.name} (${t.address}:${t.port}) refused civostack's SSH key for ${t.user}`,
+      `authorise the state folder's secrets/ssh/civostack_ed25519.pub for ${t.user} on ${t.name}, or set ssh.user in the manifest to a login that has it`,
+    );
   throw err;
 }
 
