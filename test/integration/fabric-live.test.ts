@@ -75,6 +75,9 @@ describe.runIf(ready)('live diff and apply on the fabric lab (sshd per switch, f
   const manifest = join(dir, 'lab.yaml');
   // One more public aggregate: the border routers' prefix-lists, static routes and networks change; the ToRs' do not.
   const changed = join(dir, 'lab-more-public.yaml');
+  /** `region up --lab --only fabric` on the changed manifest. */
+  const fabricPhase = (...flags: string[]) =>
+    civostack(['region', 'up', changed, '--lab', '--only', 'fabric', '--state-dir', state, ...flags]);
   const diff = async (m: string) => {
     const r = await civostack(['region', 'diff', m, '--live', '--state-dir', state, '--output', 'json']);
     return { ...r, json: JSON.parse(r.stdout) as DiffJson };
@@ -147,19 +150,7 @@ describe.runIf(ready)('live diff and apply on the fabric lab (sshd per switch, f
       .filter(Boolean))
       expect(stdout).not.toContain(readFileSync(f, 'utf8').trim());
 
-    const dry = await civostack([
-      'region',
-      'up',
-      changed,
-      '--lab',
-      '--only',
-      'fabric',
-      '--dry-run',
-      '--state-dir',
-      state,
-      '--output',
-      'json',
-    ]);
+    const dry = await fabricPhase('--dry-run', '--output', 'json');
     expect(dry.exitCode, dry.stderr).toBe(0);
     const planned = dry.stdout
       .trim()
@@ -176,17 +167,7 @@ describe.runIf(ready)('live diff and apply on the fabric lab (sshd per switch, f
     const before = await sessions();
     expect(before.size).toBe(10); // each border: 2 ToRs and its transit; each ToR: 2 borders
     const t0 = Date.now();
-    const up = await civostack([
-      'region',
-      'up',
-      changed,
-      '--lab',
-      '--only',
-      'fabric',
-      '--yes',
-      '--state-dir',
-      state,
-    ]);
+    const up = await fabricPhase('--yes');
     expect(up.exitCode, `${up.stdout}\n${up.stderr}`).toBe(0);
     expect(up.stdout).toMatch(/br1 runs its render/);
     expect(up.stdout).toMatch(/br2 runs its render/);
@@ -219,17 +200,7 @@ describe.runIf(ready)('live diff and apply on the fabric lab (sshd per switch, f
     const again = await diff(changed);
     expect(again.exitCode, JSON.stringify(again.json.changes)).toBe(0);
     // Run again: nothing to push.
-    const idle = await civostack([
-      'region',
-      'up',
-      changed,
-      '--lab',
-      '--only',
-      'fabric',
-      '--yes',
-      '--state-dir',
-      state,
-    ]);
+    const idle = await fabricPhase('--yes');
     expect(idle.exitCode, idle.stderr).toBe(0);
     expect(idle.stdout).toMatch(/every switch runs its render/);
     console.log(
