@@ -40,6 +40,8 @@ export interface RegionContext extends RunContext {
   readonly nodeTimeoutMs: number;
   /** Nodes that failed, with why: later phases leave them, the others go on. */
   readonly failures: Map<string, string>;
+  /** Render paths the fabric phase found a switch running, or left it running (frr.conf; SONiC's config_db.json): record-applied records them. */
+  readonly switchFilesInSync: Set<string>;
   /** When each node was powered on (or asked to be), for its timeout. */
   readonly poweredAt: Map<string, number>;
   readonly now: () => number;

@@ -8,6 +8,7 @@ import type { BootServiceProvider, RegionContext } from './context.js';
 import type { Phase } from './phase.js';
 import { bootDiskPhase } from './phases/boot-disk.js';
 import { bootServicePhase } from './phases/boot-service.js';
+import { fabricPhase } from './phases/fabric.js';
 import { labArtifactsPhase } from './phases/lab-artifacts.js';
 import { labNetworkPhase } from './phases/lab-network.js';
 import { labBmcsPhase } from './phases/lab-bmcs.js';
@@ -36,8 +37,13 @@ export const kubernetesPhases: readonly Phase<RegionContext>[] = [
   operatorPhase,
 ];
 
-/** The phases from powered-off machines to nodes reachable by SSH, then Kubernetes and the operator. */
-export function rackPhases(): Phase<RegionContext>[] {
+/**
+ * The phases from powered-off machines to nodes reachable by SSH, then the fabric, Kubernetes and
+ * the operator. The switches booted their rendered config_db.json through ZTP from the boot
+ * service; `fabric` pushes what changed since, once the nodes are up (a switch it cannot reach
+ * then does not hold their installation back).
+ */
+export function rackPhases(fabric: Phase<RegionContext> = fabricPhase()): Phase<RegionContext>[] {
   return [
     preparePhase,
     bootServicePhase,
@@ -45,19 +51,23 @@ export function rackPhases(): Phase<RegionContext>[] {
     waitInstalledPhase,
     bootDiskPhase,
     sshReadyPhase,
+    fabric,
     ...kubernetesPhases,
     recordAppliedPhase,
     verifyPhase,
   ];
 }
 
-/** The lab: its network and artifacts, then the rack's phases. */
+/**
+ * The lab: its network and artifacts, then the rack's phases. Its `fabric` phase acts on the
+ * fabric lab (`lab fabric --keep`) when that runs, and is skipped, saying so, when it does not.
+ */
 export function labPhases(o: {
   readonly cacheDir?: string;
   readonly accel: AccelChoice;
   readonly manifestDir: string;
 }): Phase<RegionContext>[] {
-  const [prepare, ...rest] = rackPhases();
+  const [prepare, ...rest] = rackPhases(fabricPhase({ lab: true }));
   const afterSsh = rest.indexOf(sshReadyPhase) + 1;
   return [
     prepare!,
@@ -108,6 +118,7 @@ export function regionUp(o: RegionUpOptions): Promise<RunResult> {
     nodeTimeoutMs: o.nodeTimeoutMs,
     failures: new Map(),
     poweredAt: new Map(),
+    switchFilesInSync: new Set(),
     now,
     ...(o.diagnose ? { diagnose: o.diagnose } : {}),
     ...(o.notices ? { notices: o.notices } : {}),

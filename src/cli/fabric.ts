@@ -1,7 +1,10 @@
 // `civostack lab fabric <manifest>` and `lab fabric down`: the rendered fabric running in FRR, checked and drilled.
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { ExitCode } from '../errors.js';
-import { readSecrets } from '../state/index.js';
+import { hostKeysPath } from '../live/index.js';
+import type { Prepared } from '../pipeline.js';
+import { readSecrets, SSH_KEY } from '../state/index.js';
 import type { Io, OutputFormat } from './output.js';
 import { printJson } from './output.js';
 import { planFromManifest } from './load.js';
@@ -30,6 +33,10 @@ export async function labFabricCommand(io: Io, manifest: string, flags: FabricFl
   // Progress goes to stderr with --output json, so stdout stays one JSON document.
   const say = (text: string) => (flags.output === 'json' ? io.err : io.out)(`${stamp()} ${text}`);
   const started = Date.now();
+  for (const s of r.plan.switches.filter((x) => x.role !== 'mgmt' && x.ssh.user !== 'root'))
+    say(
+      `note: ${s.name} logs in as ${s.ssh.user} (ssh.user), which the lab's sshd does not have: set ssh.user: root for region diff --live to reach it`,
+    );
   const lab = await fabricUp({
     plan: r.plan,
     configs,
@@ -39,6 +46,7 @@ export async function labFabricCommand(io: Io, manifest: string, flags: FabricFl
       return v;
     },
     onEvent: (e) => say(e.text),
+    ssh: labSsh(r, secrets.get(`${SSH_KEY}.pub`)!),
   });
   try {
     const checks = [...(await fabricChecks(lab)), await maxPrefixDrill(lab, (t) => say(t))];
@@ -48,6 +56,7 @@ export async function labFabricCommand(io: Io, manifest: string, flags: FabricFl
       region: r.plan.region.name,
       ok,
       sessionsUpMs: lab.sessionsUpMs,
+      ssh: lab.ssh,
       limitations: lab.topology.limitations,
       checks,
       ...(drill ? { drill } : {}),
@@ -103,6 +112,28 @@ export async function labFabricCommand(io: Io, manifest: string, flags: FabricFl
     if (!flags.keep) await fabricDown(r.plan.region.name);
     else say(`fabric lab left running: \`civostack lab fabric down ${manifest}\` removes it`);
   }
+}
+
+/**
+ * The lab switches' sshd: civostack's key authorised, host keys kept in the state folder, the
+ * public ones recorded where `region diff --live` pins them (the manifest's ssh.hostKeyFile when
+ * it names one that does not exist yet, else <state>/host-keys/<switch>.pub).
+ */
+function labSsh(r: Prepared, authorizedKey: string) {
+  const pinned = new Map(
+    r.plan.switches.map((s) => [
+      s.name,
+      s.ssh.hostKeyFile ? resolve(r.manifestDir, s.ssh.hostKeyFile) : hostKeysPath(r.state, s.name),
+    ]),
+  );
+  return {
+    authorizedKey,
+    keyDir: join(r.state.path, 'lab', 'fabric'),
+    pinnedPath: (device: string) => pinned.get(device)!,
+    // A key file the manifest names and that exists is the operator's: never overwritten.
+    mayPin: (device: string) =>
+      !r.plan.switches.find((s) => s.name === device)?.ssh.hostKeyFile || !existsSync(pinned.get(device)!),
+  };
 }
 
 export async function labFabricDownCommand(

@@ -5,6 +5,7 @@ import { processIo, type Io, type OutputFormat } from './output.js';
 import { InvalidManifest } from './load.js';
 import { planCommand } from './plan.js';
 import { diffCommand, renderCommand } from './render.js';
+import { liveDiffCommand, type LiveDiffFlags } from './live-diff.js';
 import { pxeServeCommand, pxeUnknownCommand, statusCommand } from './pxe.js';
 import { labDownCommand, labRedfishRelayCommand, labStatusCommand, labVmCommand } from './lab.js';
 import { labUpCommand, regionUpCommand, type UpFlags } from './up.js';
@@ -86,14 +87,30 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       '--against <dir>',
       'compare with this folder (e.g. configs pulled from devices) instead of the last applied render',
     )
+    .option(
+      '--live',
+      "compare with what each switch runs now (FRR's running config; SONiC's config_db.json), over SSH with pinned host keys",
+      false,
+    )
+    .option('--concurrency <n>', 'with --live: switches read at once', '30')
     .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
     .addOption(outputOption())
     .addHelpText(
       'after',
-      '\nExamples:\n  $ civostack region diff inventories/nyc1.yaml\n  $ civostack region diff inventories/nyc1.yaml --against /tmp/nyc1-configs --output json\n\nExit codes: 0 no changes, 2 changes, 1 error. Secrets are always redacted.',
+      '\nExamples:\n  $ civostack region diff inventories/nyc1.yaml\n  $ civostack region diff inventories/nyc1.yaml --against /tmp/nyc1-configs --output json\n  $ civostack region diff inventories/lab.yaml --live\n\n' +
+        "--live logs in to each switch (ssh.user, default admin, with civostack's own key) at its management\n" +
+        'address and accepts only the host key pinned in ssh.hostKeyFile or <state>/host-keys/<switch>.pub.\n' +
+        'Exit codes: 0 no changes, 2 changes, 1 error (with --live: also a switch that could not be read). Secrets are always redacted.',
     )
-    .action((manifest: string, opts: { against?: string; stateDir?: string; output: OutputFormat }) =>
-      setExit(diffCommand(io, manifest, opts)),
+    .action(
+      async (
+        manifest: string,
+        opts: { against?: string; live: boolean; stateDir?: string; output: OutputFormat } & LiveDiffFlags,
+      ) => {
+        if (opts.live && opts.against !== undefined)
+          throw new UserError('--live and --against cannot be used together', undefined, ExitCode.usage);
+        setExit(opts.live ? await liveDiffCommand(io, manifest, opts) : diffCommand(io, manifest, opts));
+      },
     );
   region
     .command('status')
@@ -154,10 +171,13 @@ Examples:
   $ sudo civostack region up inventories/nyc1.yaml
   $ sudo civostack region up inventories/lab.yaml --lab --yes --output json
 
-Phases: prepare, boot-service, power, wait-installed, boot-disk, ssh-ready, kubernetes-stage,
+Phases: prepare, boot-service, power, wait-installed, boot-disk, ssh-ready, fabric, kubernetes-stage,
 kubernetes-init, kubernetes-join-control-plane, kubernetes-join-workers, kubernetes-ready, operator,
 record-applied, verify (--lab adds lab-artifacts, lab-network and lab-bmcs after prepare, and
-lab-api-route after ssh-ready). The kubeconfig: civostack region kubeconfig <manifest>.
+lab-api-route after ssh-ready). fabric pushes each switch's changed render (frr-reload.py; SONiC
+config load/reload); with --lab it acts on a fabric lab started with \`lab fabric --keep\` and is
+skipped when none runs. The kubeconfig: civostack region kubeconfig <manifest>. Just the switches:
+  $ sudo civostack region up inventories/lab.yaml --lab --only fabric --yes
 
 Exit codes: 0 every node Ready and the Region Ready (or dry run done), 1 failed (each node named with why),
 64 usage (e.g. no terminal and no --yes), 75 another run holds the region's lock, 130 cancelled.`,

@@ -20,6 +20,16 @@ export interface Switch {
   readonly model: SwitchModel;
   readonly mgmtMac: Mac;
   readonly upstreams: readonly Upstream[];
+  readonly ssh: SwitchSsh;
+}
+
+/** How civostack logs in to a switch; the address defaults to the planned management address. */
+export interface SwitchSsh {
+  readonly address: string | undefined;
+  readonly port: number;
+  readonly user: string;
+  /** As written in the manifest: relative to the manifest's folder. */
+  readonly hostKeyFile: string | undefined;
 }
 
 export interface Nic {

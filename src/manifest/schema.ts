@@ -115,12 +115,33 @@ const upstreamSchema = z.strictObject({
   acceptFullTable: z.boolean().default(false),
 });
 
+// How civostack reaches a switch over SSH for `region diff --live` and the fabric phase.
+const switchSshSchema = z
+  .strictObject({
+    address: ipv4
+      .optional()
+      .describe("The switch's management address; default: its planned address on the rack's OOB network."),
+    port: z.number().int().min(1).max(65535).default(22),
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]*$/, 'must be a Unix user name')
+      .default('admin')
+      .describe("Login user (SONiC's is admin); civostack's own SSH key must be authorised for it."),
+    hostKeyFile: fileRef
+      .optional()
+      .describe(
+        "OpenSSH public key line(s) the switch must present (pinned); default: the state folder's host-keys/<switch>.pub, which the fabric lab writes.",
+      ),
+  })
+  .describe('SSH access to the switch for the live diff and the fabric phase.');
+
 export const switchSchema = z.strictObject({
   name,
   role: z.enum(['tor', 'border', 'mgmt']),
   model: z.string().describe('A switch model from the hardware catalog.'),
   mgmtMac: mac,
   upstreams: z.array(upstreamSchema).optional().describe('Transit sessions; border routers only.'),
+  ssh: switchSshSchema.optional(),
 });
 
 const uplinkSchema = z.strictObject({

@@ -194,6 +194,12 @@ export function resolveRegion(file: string, manifest: Manifest, catalog: Catalog
       model: catalog.switches.get(sw.model) ?? fail(`model ${sw.model}`),
       mgmtMac: mac(sw.mgmtMac),
       upstreams: (sw.upstreams ?? []).map((u) => ({ ...u, peerAsn: asn(u.peerAsn) })),
+      ssh: {
+        address: sw.ssh?.address,
+        port: sw.ssh?.port ?? 22,
+        user: sw.ssh?.user ?? 'admin',
+        hostKeyFile: sw.ssh?.hostKeyFile,
+      },
     }));
     switches.push(...mine);
     const tors = mine.filter((s) => s.role === 'tor');

@@ -62,6 +62,12 @@ export function planSwitches(region: Region, inputs: FabricInputs): SwitchPlan[]
       mac: sw.mgmtMac,
       mtu: sw.model.mtu,
       mgmt: { address: oobHosts.get(sw.name)!, prefix: rp.oob.prefix, gateway: rp.oob.gateway },
+      ssh: {
+        address: sw.ssh.address ?? oobHosts.get(sw.name)!,
+        port: sw.ssh.port,
+        user: sw.ssh.user,
+        hostKeyFile: sw.ssh.hostKeyFile,
+      },
     });
     const ports = (sw: Switch, used: ReadonlyMap<string, string>): PortPlan[] =>
       sw.model.ports.map((p) => ({

@@ -148,6 +148,14 @@ export interface SwitchPlan {
   readonly mac: string;
   readonly mtu: number;
   readonly mgmt: { readonly address: string; readonly prefix: number; readonly gateway: string };
+  /** Where `region diff --live` and the fabric phase log in: the management address unless overridden. */
+  readonly ssh: {
+    readonly address: string;
+    readonly port: number;
+    readonly user: string;
+    /** Relative to the manifest; absent: the state folder's host-keys/<switch>.pub. */
+    readonly hostKeyFile: string | undefined;
+  };
   readonly asn: number | undefined;
   readonly loopback: string | undefined;
   readonly ports: readonly PortPlan[];

@@ -69,6 +69,7 @@ describe('civostack region up --dry-run', () => {
       'wait-installed',
       'boot-disk',
       'ssh-ready',
+      'fabric',
       'record-applied',
       'verify',
     ]);
@@ -85,13 +86,15 @@ describe('civostack region up --dry-run', () => {
       NYC1,
       '--dry-run',
       '--only',
-      'fabric',
+      'fabirc',
       '--state-dir',
       tempDir(),
     ]);
     expect(r.exitCode).toBe(64);
-    expect(r.stderr).toContain('--only fabric: no such phase');
-    expect(r.stderr).toContain('phases: prepare, boot-service, power, wait-installed');
+    expect(r.stderr).toContain('--only fabirc: no such phase');
+    expect(r.stderr).toContain(
+      'phases: prepare, boot-service, power, wait-installed, boot-disk, ssh-ready, fabric',
+    );
   });
 });
 

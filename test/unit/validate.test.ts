@@ -1002,7 +1002,7 @@ describe('cabling', () => {
 
 describe('rack layout', () => {
   const tor2 =
-    "      - { name: r01-tor2, role: tor, model: edgecore-as7326-56x, mgmtMac: '52:54:00:0a:00:02' }\n";
+    "      - { name: r01-tor2, role: tor, model: edgecore-as7326-56x, mgmtMac: '52:54:00:0a:00:02', ssh: { user: root } }\n";
 
   it('reports a rack with nodes but no ToRs at its switches', () => {
     const text = [
@@ -1095,8 +1095,8 @@ describe('rack layout', () => {
       '{ name: transit-c, port: Ethernet56, address: 172.30.0.5/31, peerAddress: 172.30.0.4, peerAsn: 64992 }';
     const text = edit(
       lab,
-      "mgmtMac: '52:54:00:0a:00:01' }",
-      `mgmtMac: '52:54:00:0a:00:01', upstreams: [${session}] }`,
+      "mgmtMac: '52:54:00:0a:00:01', ssh: { user: root } }",
+      `mgmtMac: '52:54:00:0a:00:01', ssh: { user: root }, upstreams: [${session}] }`,
     );
     expectOnlyError(text, {
       code: 'upstream-not-on-border',

@@ -1,7 +1,7 @@
 // Record what is on the devices: the render of every device this run brought up (the boot
 // service's files, each SSH-ready node's seed and scripts) goes to `.civostack/<region>/applied/`,
-// so `region diff` compares with what the devices really got. Devices no phase configures yet
-// (the switches, until the fabric phase) keep what was recorded before, or nothing.
+// so `region diff` compares with what the devices really got; so does each switch the fabric phase
+// found or left running its render. Devices this run did not reach keep what was recorded before.
 import { join } from 'node:path';
 import { readNodeStates } from '../../boot/index.js';
 import { deviceOfPath } from '../../diff/index.js';
@@ -40,9 +40,11 @@ export const recordAppliedPhase: Phase<RegionContext, Facts> = {
     // Devices this run did not apply keep what was recorded for them.
     for (const [path, content] of before) {
       const device = p.tree.get(path)?.device ?? deviceOfPath(path, owners);
-      if (!applied.has(device)) next.set(path, { content, mode: 0o600, device, secrets: [] });
+      if (!applied.has(device) && !ctx.switchFilesInSync.has(path))
+        next.set(path, { content, mode: 0o600, device, secrets: [] });
     }
-    for (const [path, f] of p.tree) if (applied.has(f.device)) next.set(path, f);
+    for (const [path, f] of p.tree)
+      if (applied.has(f.device) || ctx.switchFilesInSync.has(path)) next.set(path, f);
     const devices = new Set<string>();
     for (const path of new Set([...before.keys(), ...next.keys()]))
       if (before.get(path) !== next.get(path)?.content)

@@ -18,7 +18,15 @@ import {
   type CheckResult,
 } from './checks.js';
 import { checkFrrInstalled, frrInstance, startFrr, type FrrInstance } from './frr.js';
-import { createSteps, fabricNamespacesPresent, removeNamespaces, runSteps } from './network.js';
+import { mgmtLinks, mgmtSteps } from './mgmt.js';
+import {
+  createSteps,
+  fabricNamespacesPresent,
+  removeMgmtLinks,
+  removeNamespaces,
+  runSteps,
+} from './network.js';
+import { startSwitchSshd, type SwitchSshd, type SwitchSshOptions } from './sshd.js';
 import { observe, observeSessions } from './observe.js';
 import { announcements, transitConfig } from './transit.js';
 import { DEFAULT_PREFIX, fabricNamespaces, fabricTopology, type FabricTopology } from './topology.js';
@@ -32,6 +40,8 @@ export interface FabricLab {
   readonly exec: Exec;
   /** From starting FRR to every planned session Established. */
   readonly sessionsUpMs: number;
+  /** Each switch's sshd on its management address, when the lab was asked for them. */
+  readonly ssh: readonly SwitchSshd[];
 }
 
 export interface FabricUpOptions {
@@ -44,6 +54,8 @@ export interface FabricUpOptions {
   readonly exec?: Exec;
   readonly sessionTimeoutMs?: number;
   readonly onEvent?: (e: FabricEvent) => void;
+  /** An sshd per ToR and border router on its management address (see sshd.ts). */
+  readonly ssh?: SwitchSshOptions;
 }
 
 /** Where FRR's sockets, pid files and logs of one region's fabric lab live. */
@@ -66,6 +78,7 @@ export async function fabricUp(o: FabricUpOptions): Promise<FabricLab> {
     step(`removing the fabric lab an earlier run left: ${left.length} namespaces (${left[0]} …)`);
     await removeNamespaces(exec, left);
   }
+  await removeMgmtLinks(exec, fabricNamespaces(prefix, t.region));
   const runRoot = fabricRunRoot(prefix, t.region);
   rmSync(runRoot, { recursive: true, force: true });
 
@@ -103,7 +116,17 @@ export async function fabricUp(o: FabricUpOptions): Promise<FabricLab> {
   );
   step(`FRR: zebra, staticd and bgpd running in ${t.devices.length} namespaces`);
 
-  const lab = { plan: o.plan, topology: t, frr, exec, sessionsUpMs: 0 };
+  const ssh: SwitchSshd[] = [];
+  if (o.ssh) {
+    const links = mgmtLinks(o.plan, t);
+    await runSteps(exec, mgmtSteps(links));
+    for (const l of links) ssh.push(await startSwitchSshd(exec, o.ssh, l, frr.get(l.device)!));
+    step(
+      `sshd on every switch's management address (${links.map((l) => `${l.device} ${l.address}`).join(', ')}), host keys pinned`,
+    );
+  }
+
+  const lab = { plan: o.plan, topology: t, frr, exec, sessionsUpMs: 0, ssh };
   const bound = o.sessionTimeoutMs ?? 120_000;
   for (;;) {
     const sessions = await observeSessions(exec, t, frr);
@@ -142,7 +165,7 @@ export async function fabricChecks(lab: FabricLab, settleMs = 15_000): Promise<C
   }
 }
 
-/** Removes every namespace and FRR process of the region's fabric lab, and FRR's runtime folder. */
+/** Removes every namespace, FRR and sshd process and management link of the region's fabric lab, and its runtime folder. */
 export async function fabricDown(
   region: string,
   options: { prefix?: string; exec?: Exec } = {},
@@ -151,6 +174,7 @@ export async function fabricDown(
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   const present = await fabricNamespacesPresent(exec, fabricNamespaces(prefix, region));
   await removeNamespaces(exec, present);
+  await removeMgmtLinks(exec, fabricNamespaces(prefix, region));
   rmSync(fabricRunRoot(prefix, region), { recursive: true, force: true });
   return present.length;
 }

@@ -50,12 +50,22 @@ export async function startFrr(exec: Exec, i: FrrInstance, config: string): Prom
   mkdirSync(i.dir, { mode: 0o750 });
   chownSync(i.dir, ids.uid, ids.gid);
   writeFileSync(join(i.dir, 'frr.conf'), config, { mode: 0o600 });
-  writeFileSync(join(i.dir, 'vtysh.conf'), '', { mode: 0o600 });
+  // As Debian's own vtysh.conf: one integrated frr.conf (what frr-reload.py requires).
+  writeFileSync(join(i.dir, 'vtysh.conf'), 'service integrated-vtysh-config\n', { mode: 0o600 });
   for (const d of DAEMONS) {
+    // Each switch its own hostname (a UTS namespace per daemon, kept alive by it): what the
+    // daemons print in `show running-config` and bgpd announces in its hostname capability.
     const r = await exec('ip', [
       'netns',
       'exec',
       i.namespace,
+      'unshare',
+      '--uts',
+      'sh',
+      '-ec',
+      'hostname "$1"; shift; exec "$@"',
+      'sh',
+      i.device,
       join(FRR_DIR, d),
       '-d',
       '--vty_socket',

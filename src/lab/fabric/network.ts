@@ -101,3 +101,27 @@ export async function removeNamespaces(
   }
   for (const n of namespaces) await exec('ip', ['netns', 'del', n]);
 }
+
+/**
+ * Host ends of management links (mgmt.ts) whose alias names one of this region's namespaces.
+ * Deleting a namespace takes its veths with it, but the kernel frees them a moment later, and a
+ * run killed between creating a pair and moving its end leaves the host end alone: both are
+ * deleted here, and waited for.
+ */
+export async function removeMgmtLinks(exec: Exec, prefix: string, boundMs = 5000): Promise<void> {
+  const left = async (): Promise<string[]> => {
+    const r = await exec('ip', ['-j', 'link', 'show']);
+    const links = (r.exitCode === 0 && r.stdout.trim() ? JSON.parse(r.stdout) : []) as {
+      ifname: string;
+      ifalias?: string;
+    }[];
+    return links.filter((l) => l.ifalias?.startsWith(prefix)).map((l) => l.ifname.split('@')[0]!);
+  };
+  for (let waited = 0; ; waited += 100) {
+    const links = await left();
+    if (links.length === 0) return;
+    if (waited >= boundMs) throw new Error(`management links ${links.join(', ')} are still there`);
+    for (const l of links) await exec('ip', ['link', 'del', l]);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

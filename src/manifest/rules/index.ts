@@ -1,5 +1,6 @@
 // Every semantic rule, in the order their errors are most useful to read.
 import { bmcs } from './bmc.js';
+import { switchSsh } from './switch-ssh.js';
 import { cabling, fabric, knownHardware, pairs } from './topology.js';
 import { controlPlane, fileRefs, kubernetesVersion, osProfile } from './cluster.js';
 import { addresses } from './addresses.js';
@@ -29,6 +30,7 @@ export const rules: readonly Rule[] = [
   kubernetesVersion,
   osProfile,
   bmcs,
+  switchSsh,
   fileRefs,
 ];
 
