@@ -71,7 +71,8 @@ type LayerEntry =
 /** The ref as containerd stores it: a registry host, a repository and a tag, nothing implied. */
 export function checkRef(ref: string): void {
   const m = /^([a-z0-9.-]+(?::[0-9]+)?)\/([a-z0-9._/-]+):([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/.exec(ref);
-  if (!m || !m[1]?.includes('.'))
+  // A registry host has a dot or a port, or is localhost (as docker and containerd read refs).
+  if (!m || !(m[1]!.includes('.') || m[1]!.includes(':') || m[1] === 'localhost'))
     throw new UserError(
       `image ref ${JSON.stringify(ref)} is not fully qualified`,
       'write it as host/repository:tag, e.g. registry.k8s.io/pause:3.10.1',
