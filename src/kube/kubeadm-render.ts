@@ -7,6 +7,19 @@ import { toYaml } from '../render/yaml.js';
 
 export const KUBEADM_DIR = '/etc/civostack/kubeadm';
 export const KUBEADM_CONFIG = `${KUBEADM_DIR}/kubeadm.yaml`;
+export const PATCHES_DIR = `${KUBEADM_DIR}/patches`;
+
+/**
+ * kubeadm's liveness probes kill a control-plane component whose health endpoint is slow for 80 s;
+ * a control plane that is merely slow (a busy etcd disk, software emulation) would restart in a
+ * loop. These patches give it 5 minutes: a hung component is still restarted.
+ */
+export function probePatches(): { path: string; content: string }[] {
+  return ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((c) => ({
+    path: `${PATCHES_DIR}/${c}+strategic.yaml`,
+    content: `# civostack: a slow ${c} is not restarted before 5 minutes of failed liveness checks.\nspec:\n  containers:\n    - name: ${c}\n      livenessProbe:\n        timeoutSeconds: 30\n        failureThreshold: 10\n`,
+  }));
+}
 export const CRI_SOCKET = 'unix:///run/containerd/containerd.sock';
 export const API_PORT = 6443;
 
@@ -55,6 +68,8 @@ function clusterConfiguration(plan: Plan, inputs: KubeadmInputs): Record<string,
     kubernetesVersion: k.version,
     controlPlaneEndpoint: `${k.apiVip}:${API_PORT}`,
     imageRepository: 'registry.k8s.io',
+    // ECDSA keys: every TLS handshake (etcd, the API server, kubelets) is several times cheaper than with RSA.
+    encryptionAlgorithm: 'ECDSA-P256',
     etcd: { local: { imageTag: inputs.etcdImageTag, dataDir: '/var/lib/etcd' } },
     networking: { podSubnet: k.clusterCidr, serviceSubnet: k.serviceCidr, dnsDomain: k.clusterDomain },
     apiServer: {
@@ -137,6 +152,7 @@ export function kubeadmConfig(
       certificateKey,
       localAPIEndpoint: { advertiseAddress: node.node.address, bindPort: API_PORT },
       nodeRegistration: nodeRegistration(node),
+      patches: { directory: PATCHES_DIR },
       // No kube-proxy or CoreDNS image is built for the lab; see README "Kubernetes".
       skipPhases: ['addon/kube-proxy', 'addon/coredns'],
       timeouts: TIMEOUTS,
@@ -154,6 +170,7 @@ export function kubeadmConfig(
         },
       },
       nodeRegistration: nodeRegistration(node),
+      ...(isControlPlane(node) ? { patches: { directory: PATCHES_DIR } } : {}),
       ...(isControlPlane(node)
         ? {
             controlPlane: {
@@ -404,6 +421,7 @@ export function kubeadmNodeFiles(
     },
   ];
   if (isControlPlane(node)) {
+    for (const p of probePatches()) files.push({ ...p, mode: 0o644, secrets: [] });
     const password = secret(inputs, 'keepalived/password');
     files.push(
       {

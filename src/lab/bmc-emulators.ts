@@ -457,6 +457,8 @@ export async function ensureBmcEmulators(
       accel,
       // A control-plane node runs etcd and the API server beside kubelet: 2 GiB; a worker 1 GiB.
       memoryMiB: o.memoryMiB ?? (node.role === 'control-plane' ? 2048 : 1024),
+      // Two vCPUs for etcd, the API server and its TLS handshakes: under TCG, two host threads.
+      cpus: node.role === 'control-plane' ? 2 : 1,
       ...(o.verdict ? { verdict: o.verdict } : {}),
     });
     const e =

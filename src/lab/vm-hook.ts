@@ -37,6 +37,8 @@ export interface VmSpec {
   readonly taps: readonly string[];
   readonly accel: Accel;
   readonly memoryMiB: number;
+  /** vCPUs; under TCG each is a host thread (a control plane gets two). */
+  readonly cpus?: number;
   /** The QEMU binary (default qemu-system-x86_64). */
   readonly qemu?: string;
   /** How long a machine started under KVM has to write on its serial console (default CONSOLE_BOUND_MS). */
@@ -155,6 +157,7 @@ async function start(
     stateDir: dir,
     namespace: spec.namespace,
     memoryMiB: spec.memoryMiB,
+    ...(spec.cpus !== undefined ? { cpus: spec.cpus } : {}),
     boot,
     ...(spec.qemu ? { qemu: spec.qemu } : {}),
   });

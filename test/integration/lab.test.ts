@@ -311,6 +311,6 @@ describe('lab: power-on to a Kubernetes cluster with the operator Ready', () => 
       expect(existsSync(join(state, 'lab'))).toBe(false);
       expect(String((await execa('ip', ['-o', 'link'])).stdout)).not.toMatch(/civo-h-/);
     },
-    40 * 60_000,
+    75 * 60_000,
   );
 });
