@@ -12,6 +12,7 @@ import { labFabricCommand, labFabricDownCommand, type FabricFlags } from './fabr
 import { schemaCommand } from './schema.js';
 import { bmcCommand, type BmcFlags, type BmcVerb } from './bmc.js';
 import { validateCommand } from './validate.js';
+import { kubeArtifactsCommand } from './kube.js';
 
 const outputOption = (): Option =>
   new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text');
@@ -320,6 +321,32 @@ Exit codes: 0 every node SSH-ready (or dry run done), 1 failed (each node named 
     .addOption(outputOption())
     .action((manifest: string, opts: { stateDir?: string; output: OutputFormat }) =>
       setExit(pxeUnknownCommand(io, manifest, opts)),
+    );
+
+  const kube = program
+    .command('kube')
+    .description('Kubernetes for the kubeadm distribution: binaries and images');
+  kube
+    .command('artifacts')
+    .description(
+      'build upstream Kubernetes, etcd and pause from their Go modules, or find them cached; print the folder',
+    )
+    .option('--cache-dir <dir>', 'where they are built and cached', '/var/cache/civostack')
+    .addOption(outputOption())
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ civostack kube artifacts
+  $ civostack kube artifacts --cache-dir /srv/civostack --output json | jq '.files[] | {name, ref}'
+
+The folder holds kubeadm, kubelet, kubectl and etcdctl in bin/, the control plane's images (kube-apiserver,
+kube-controller-manager, kube-scheduler, etcd, pause) as archives for \`ctr -n k8s.io images import\` in
+images/, and artifacts.json with every file's sha256. A cold build takes several minutes and needs Go, gcc
+and the Go module proxy; copy the folder to build nothing on an airgapped host.`,
+    )
+    .action(async (opts: { cacheDir?: string; output: OutputFormat }) =>
+      setExit(await kubeArtifactsCommand(io, opts)),
     );
 
   program
