@@ -1,10 +1,10 @@
 // civostack-operator as a container image: the Go module in src/operator built to one static
 // binary and packed with writeImageArchive, cached by the hash of that module's files.
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa, type ExecaError } from 'execa';
+import { execa } from 'execa';
 import { cachedArtifact, recipeKey } from '../boot/artifact-cache.js';
 import { UserError } from '../errors.js';
 import { writeImageArchive } from './oci.js';
@@ -63,6 +63,7 @@ export async function ensureOperatorImage(opts: EnsureOperatorImageOptions = {})
         entrypoint: [`/usr/local/bin/${BINARY}`],
         out: join(tmp, ARCHIVE),
       });
+      await rm(binary); // the image holds it
       log(`operator: ${ref} built in ${((Date.now() - started) / 1000).toFixed(1)}s`);
       return { ref, archive: ARCHIVE, sha256: image.sha256, size: image.size, goVersion };
     },
@@ -120,8 +121,12 @@ async function goBuild(out: string, signal?: AbortSignal): Promise<void> {
   }
 }
 
-function shortError(r: Pick<ExecaError, 'all' | 'stderr' | 'shortMessage'>): string {
+function shortError(r: {
+  readonly all?: unknown;
+  readonly stderr?: unknown;
+  readonly shortMessage?: string | undefined;
+}): string {
   const text =
-    (typeof r.all === 'string' ? r.all : typeof r.stderr === 'string' ? r.stderr : '') || r.shortMessage;
+    [r.all, r.stderr].find((t): t is string => typeof t === 'string' && t !== '') ?? r.shortMessage ?? '';
   return text.trim().split('\n').slice(-15).join('\n');
 }
