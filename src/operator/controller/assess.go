@@ -52,7 +52,10 @@ func bringUp(node *corev1.Node, region string, want v1alpha1.RegionNode) (change
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if have, ok := node.Labels[k]; ok && have == labels[k] {
+		have, ok := node.Labels[k]
+		// The role label means what its key says: k3s writes "true", kubeadm "", and neither is
+		// worth a fight with the distribution that set it.
+		if ok && (have == labels[k] || k == RolePrefix+want.Role) {
 			continue
 		}
 		if node.Labels == nil {

@@ -50,6 +50,14 @@ func TestBringUpAddsOnlyWhatIsMissing(t *testing.T) {
 	}
 }
 
+func TestBringUpLeavesTheDistributionsRoleLabel(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"node-role.kubernetes.io/control-plane": "true"}}}
+	bringUp(node, "lab", v1alpha1.RegionNode{Name: "n1", Rack: "r1", Role: "control-plane", SKU: "gp"})
+	if v := node.Labels["node-role.kubernetes.io/control-plane"]; v != "true" {
+		t.Errorf("node-role.kubernetes.io/control-plane = %q, want k3s's \"true\" kept", v)
+	}
+}
+
 func TestConditionsOfAnEmptyCluster(t *testing.T) {
 	spec := v1alpha1.RegionSpec{Region: "lab"}
 	for i := 0; i < 12; i++ {
