@@ -33,7 +33,9 @@ describe('ensureOperatorImage', () => {
       expect(manifest.map((m) => m.RepoTags)).toEqual([[image.ref]]);
       const out = tempDir('civostack-operator-bin-');
       try {
-        await execa('tar', ['-xOf', image.archive, manifest[0]!.Layers[0]!]).pipe('tar', ['-x', '-C', out]);
+        const layer = manifest[0]!.Layers[0]!;
+        await execa('tar', ['-xf', image.archive, '-C', out, layer]);
+        await execa('tar', ['-xf', join(out, layer), '-C', out]);
         const binary = join(out, 'usr/local/bin/civostack-operator');
         const ldd = await execa('ldd', [binary], { reject: false, all: true });
         expect(ldd.all).toMatch(/not a dynamic executable|statically linked/);

@@ -29,13 +29,21 @@ async function extractFromImage(archive: string, binary: string, dir: string): P
   }[];
   const layer = manifest[0]?.Layers[0];
   if (layer === undefined) throw new Error(`${archive}: manifest.json names no layer`);
-  await execa('tar', ['-xOf', archive, layer]).pipe('tar', [
-    '-x',
-    '-C',
-    dir,
-    '--strip-components=3',
-    `usr/local/bin/${binary}`,
-  ]);
+  // Through a file, not a pipe: the layer is ~100 MB and a pipe's source output would be buffered here.
+  const work = tempDir('civostack-layer-');
+  try {
+    await execa('tar', ['-xf', archive, '-C', work, layer]);
+    await execa('tar', [
+      '-xf',
+      join(work, layer),
+      '-C',
+      dir,
+      '--strip-components=3',
+      `usr/local/bin/${binary}`,
+    ]);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }
 
 describe('civostack-operator against kube-apiserver and etcd', () => {
@@ -69,7 +77,10 @@ describe('civostack-operator against kube-apiserver and etcd', () => {
         all: true,
         reject: false,
       });
-      console.log(`go test ./... in src/operator: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      const summary = (r.all ?? '').split('\n').filter((l) => /^\s*--- |^(ok|FAIL)\s/.test(l));
+      console.log(
+        `go test ./... in src/operator: ${((Date.now() - started) / 1000).toFixed(1)} s\n${summary.join('\n')}`,
+      );
       expect(r.exitCode, r.all).toBe(0);
       // Ran against the API server, not skipped for want of KUBEBUILDER_ASSETS.
       expect(r.all).toMatch(/^--- PASS: TestRegionAgainstAPIServer /m);
