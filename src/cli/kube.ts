@@ -9,10 +9,16 @@ export async function kubeArtifactsCommand(
 ): Promise<number> {
   const { ensureKubeArtifacts } = await import('../kube/index.js');
   // Ctrl-C stops the build under way and removes its temp folder; nothing half-built stays in the cache.
+  // `on`, not `once`: execa's exit hook re-raises a signal that no other listener is left to handle.
   const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  let signals = 0;
+  const onSignal = () => {
+    if (++signals > 1) process.exit(ExitCode.cancelled);
+    io.err('stopping the build (again to stop at once)');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const artifacts = await ensureKubeArtifacts({
       ...(flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {}),

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ExecaError } from 'execa';
 import { z } from 'zod';
-import { UserError } from '../errors.js';
+import { ExitCode, UserError } from '../errors.js';
 import { writeImageArchive, type ImageFile } from './oci.js';
 
 export type KubeRole = 'control-plane' | 'worker';
@@ -363,7 +363,7 @@ async function build(
     GOTOOLCHAIN: 'local',
   };
   const run = async (step: string, cmd: string, args: readonly string[], cwd: string) => {
-    if (signal?.aborted) throw new UserError(`${step}: cancelled`);
+    if (signal?.aborted) throw new UserError(`${step}: cancelled`, undefined, ExitCode.cancelled);
     const t = Date.now();
     try {
       const r = await execa(cmd, args, {
@@ -375,7 +375,7 @@ async function build(
       log(`${step} (${seconds(t)})`);
       return r.stdout.trim();
     } catch (err) {
-      if (signal?.aborted) throw new UserError(`${step}: cancelled`);
+      if (signal?.aborted) throw new UserError(`${step}: cancelled`, undefined, ExitCode.cancelled);
       throw new UserError(
         `${step} failed:\n${tail(err)}`,
         'the Go module proxy must be reachable for modules not yet in the module cache (go env GOPROXY GOMODCACHE)',

@@ -338,7 +338,7 @@ describe('ensureKubeArtifacts', () => {
   );
 
   it(
-    'finds a warm cache in well under a second or two, without Go',
+    'finds a warm cache in under two seconds, every file there at its size',
     async () => {
       const a = await kube();
       const lines: string[] = [];
