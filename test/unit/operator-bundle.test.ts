@@ -1,0 +1,160 @@
+// The operator bundle: the CRD, RBAC and Deployment civostack applies last, and the Region object.
+import yaml from 'js-yaml';
+import { describe, expect, it } from 'vitest';
+import { UserError } from '../../src/errors.js';
+import { operatorArgs, regionObject, renderOperatorBundle } from '../../src/kube/operator-bundle.js';
+import { loadTemplates } from '../../src/templates.js';
+
+const INPUT = {
+  image: 'localhost/civostack-operator:0.1.0',
+  apiHost: '10.20.0.10',
+  apiPort: 6443,
+  values: { 'requeue-interval': '10m', 'zap-log-level': 'debug', 'leader-elect': true },
+};
+
+type Doc = Record<string, unknown> & { kind: string; metadata: { name: string; namespace?: string } };
+const docs = (text: string): Doc[] => yaml.loadAll(text) as Doc[];
+const all = () => renderOperatorBundle(INPUT).flatMap((f) => docs(f.yaml));
+const deployment = () => all().find((d) => d.kind === 'Deployment') as unknown as DeploymentDoc;
+
+interface Container {
+  image: string;
+  imagePullPolicy: string;
+  args: string[];
+  env: { name: string; value: string }[];
+  livenessProbe: { httpGet: { port: number } };
+  readinessProbe: { httpGet: { port: number } };
+}
+interface DeploymentDoc {
+  metadata: { namespace: string };
+  spec: {
+    replicas: number;
+    template: {
+      spec: {
+        hostNetwork: boolean;
+        dnsPolicy: string;
+        serviceAccountName: string;
+        tolerations: { key: string }[];
+        containers: Container[];
+      };
+    };
+  };
+}
+
+describe('renderOperatorBundle', () => {
+  it('renders the same bytes for the same input', () => {
+    const a = renderOperatorBundle(INPUT);
+    const b = renderOperatorBundle({
+      ...INPUT,
+      values: Object.fromEntries(Object.entries(INPUT.values).reverse()),
+    });
+    expect(b).toEqual(a);
+    expect(a.map((f) => f.name)).toEqual(['crd.yaml', 'rbac.yaml', 'deployment.yaml']);
+  });
+
+  it('parses as YAML: the CRD, then the RBAC, then the Deployment', () => {
+    expect(all().map((d) => `${d.kind}/${d.metadata.name}`)).toEqual([
+      'CustomResourceDefinition/regions.civostack.io',
+      'Namespace/civostack-system',
+      'ServiceAccount/civostack-operator',
+      'ClusterRole/civostack-operator',
+      'ClusterRoleBinding/civostack-operator',
+      'Deployment/civostack-operator',
+    ]);
+  });
+
+  it('defines Region as cluster-scoped v1alpha1 with a status subresource', () => {
+    const crd = all()[0] as unknown as {
+      spec: { group: string; scope: string; versions: { name: string; subresources: object }[] };
+    };
+    expect(crd.spec.group).toBe('civostack.io');
+    expect(crd.spec.scope).toBe('Cluster');
+    expect(crd.spec.versions.map((v) => [v.name, v.subresources])).toEqual([['v1alpha1', { status: {} }]]);
+  });
+
+  it('puts the image in the container and the API VIP in its environment', () => {
+    const d = deployment();
+    const pod = d.spec.template.spec;
+    const c = pod.containers[0]!;
+    expect(d.metadata.namespace).toBe('civostack-system');
+    expect(d.spec.replicas).toBe(1);
+    expect(c.image).toBe('localhost/civostack-operator:0.1.0');
+    expect(c.imagePullPolicy).toBe('IfNotPresent');
+    expect(c.env).toEqual([
+      { name: 'KUBERNETES_SERVICE_HOST', value: '10.20.0.10' },
+      { name: 'KUBERNETES_SERVICE_PORT', value: '6443' },
+    ]);
+    expect([pod.hostNetwork, pod.dnsPolicy, pod.serviceAccountName]).toEqual([
+      true,
+      'Default',
+      'civostack-operator',
+    ]);
+    expect(pod.tolerations.map((t) => t.key)).toEqual([
+      'node-role.kubernetes.io/control-plane',
+      'node.kubernetes.io/not-ready',
+    ]);
+    expect([c.livenessProbe.httpGet.port, c.readinessProbe.httpGet.port]).toEqual([8081, 8081]);
+  });
+
+  it('passes values as flags in key order after the probe address', () => {
+    expect(deployment().spec.template.spec.containers[0]!.args).toEqual([
+      '--health-probe-bind-address=:8081',
+      '--leader-elect=true',
+      '--requeue-interval=10m',
+      '--zap-log-level=debug',
+    ]);
+  });
+
+  it('keeps a value with YAML-special characters one string', () => {
+    const out = renderOperatorBundle({ ...INPUT, values: { note: 'a: b # "c"' } });
+    const d = docs(out[2]!.yaml)[0] as unknown as DeploymentDoc;
+    expect(d.spec.template.spec.containers[0]!.args.at(-1)).toBe('--note=a: b # "c"');
+  });
+
+  it('is pure when given the templates', () => {
+    expect(renderOperatorBundle(INPUT, loadTemplates())).toEqual(renderOperatorBundle(INPUT));
+  });
+
+  it.each([
+    [{ ...INPUT, image: 'bad image' }, /not an image reference/],
+    [{ ...INPUT, apiHost: '10.0.0.1\n  evil: x' }, /neither an IPv4 address nor a host name/],
+    [{ ...INPUT, apiPort: 0 }, /not a TCP port/],
+  ])('refuses input that would break the YAML (%#)', (input, message) => {
+    expect(() => renderOperatorBundle(input)).toThrow(message);
+  });
+});
+
+describe('operatorArgs', () => {
+  it.each([
+    [{ Bad_Name: 'x' }, /not a flag name/],
+    [{ 'health-probe-bind-address': ':9000' }, /probes need this flag/],
+    [{ nested: { a: 1 } }, /must be a string, a number or a boolean/],
+  ])('refuses %j with a UserError', (values, message) => {
+    expect(() => operatorArgs(values)).toThrow(UserError);
+    expect(() => operatorArgs(values)).toThrow(message);
+  });
+});
+
+describe('regionObject', () => {
+  it('names the Region after the region and sorts its nodes', () => {
+    const region = regionObject({
+      region: 'lab',
+      nodes: [
+        { name: 'r02-n1', rack: 'r02', role: 'worker', sku: 'gp-small' },
+        { name: 'r01-n1', rack: 'r01', role: 'control-plane', sku: 'gp-small', labels: { a: 'b' } },
+      ],
+    });
+    expect(region).toEqual({
+      apiVersion: 'civostack.io/v1alpha1',
+      kind: 'Region',
+      metadata: { name: 'lab' },
+      spec: {
+        region: 'lab',
+        nodes: [
+          { name: 'r01-n1', rack: 'r01', role: 'control-plane', sku: 'gp-small', labels: { a: 'b' } },
+          { name: 'r02-n1', rack: 'r02', role: 'worker', sku: 'gp-small' },
+        ],
+      },
+    });
+  });
+});
