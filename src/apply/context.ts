@@ -1,6 +1,7 @@
 // What region up's phases receive: the prepared region (plan + render, computed once, without
 // writing), the power drivers (a PowerDriverFactory injected by the caller: real BMC drivers, the
 // lab's, or none), the boot service to supervise, the clock and the per-node timeout.
+import type { KubeArtifacts } from '../kube/artifacts.js';
 import type { PowerDriver, PowerDriverFactory } from '../bmc/driver.js';
 import { UserError } from '../errors.js';
 import { hasPending, type Prepared } from '../pipeline.js';
@@ -57,7 +58,7 @@ export interface RegionContext extends RunContext {
   /** Hosts worked on at once by every fan-out (`--concurrency`, default 30). */
   readonly concurrency?: number;
   /** Where the Kubernetes artifacts come from when the manifest names no airgap folder (the lab builds them). */
-  readonly kubeArtifacts?: () => Promise<import('../kube/artifacts.js').KubeArtifacts>;
+  readonly kubeArtifacts?: () => Promise<KubeArtifacts>;
   /** The operator image when the manifest's is civostack's own reference operator (the lab builds it). */
   readonly operatorImage?: () => Promise<{
     readonly ref: string;

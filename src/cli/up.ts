@@ -1,5 +1,6 @@
 // `civostack region up` (a real rack, or `--lab`) and `lab up`: flags in, the phase engine run,
 // its events rendered. Nothing acts without a confirmation: a question in a terminal, --yes elsewhere.
+import type { RegionUpOptions } from '../apply/region-up.js';
 import { createInterface } from 'node:readline/promises';
 import { dirname, resolve } from 'node:path';
 import type { PowerDriverFactory } from '../bmc/driver.js';
@@ -70,7 +71,7 @@ export async function regionUpCommand(
   const power: PowerDriverFactory = bmcDrivers(prepared.plan, { manifestDir: dirname(resolve(manifest)) });
   let boot = apply.rackBootService(flags.cacheDir ? { cacheDir: flags.cacheDir } : {});
   let diagnose: ((node: string) => string | undefined) | undefined;
-  let kube: Pick<import('../apply/region-up.js').RegionUpOptions, 'kubeArtifacts' | 'operatorImage'> = {};
+  let kube: Pick<RegionUpOptions, 'kubeArtifacts' | 'operatorImage'> = {};
   let notices: (() => readonly { node: string; message: string }[]) | undefined;
   if (flags.lab) {
     // The lab builds upstream Kubernetes and the reference operator here (cached by recipe).

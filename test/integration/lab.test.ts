@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- kubectl JSON and kubeadm YAML, read field by field as a person would */
 // The proof of `region up --lab`: the lab region's nodes, each a QEMU machine (software emulation
 // when KVM does not work) powered only through its BMC emulator (ipmi_sim or sushy-tools), go from
 // power-on through DHCP, iPXE (one of them by UEFI firmware PXE → TFTP ipxe.efi), the installer and

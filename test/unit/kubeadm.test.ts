@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- kubectl JSON and kubeadm YAML, read field by field as a person would */
 // The kubeadm distribution's files, from the lab Plan: who inits and who joins, the VIP, the pod
 // ranges and their routes, and that every secret is marked (so diffs redact it).
 import { execFileSync } from 'node:child_process';
