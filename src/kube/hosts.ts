@@ -28,7 +28,7 @@ export function nodeHosts(ctx: RegionContext): NodeHosts {
   if (known) return known;
   const hosts = new Map<string, SshHost>();
   const limiter = new Limiter(ctx.concurrency ?? 30);
-  const privateKey = readFileSync(sshPrivateKeyPath(ctx.state));
+  let privateKey: Buffer | undefined; // read on first use: a dry run of a fresh region has none yet
   const made: NodeHosts = {
     limiter,
     get(node) {
@@ -41,7 +41,7 @@ export function nodeHosts(ctx: RegionContext): NodeHosts {
         name: node.name,
         address: node.provisioning.address,
         username: 'root',
-        privateKey,
+        privateKey: (privateKey ??= readFileSync(sshPrivateKeyPath(ctx.state))),
         knownHostKeys: keys,
         log: fileHostLog(ctx.state.path, node.name),
         readyTimeoutMs: 15_000,

@@ -28,6 +28,7 @@ interface Facts {
 const TOKEN_VALID_MS = 2 * 3600_000;
 
 async function notJoined(ctx: RegionContext, nodes: readonly NodePlan[]): Promise<NodePlan[]> {
+  if (nodes.length === 0) return [];
   const hosts = nodeHosts(ctx);
   const outcomes = await fanOut(
     nodes,
