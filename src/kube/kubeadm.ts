@@ -18,6 +18,8 @@ import {
 } from './kubeadm-render.js';
 
 export const IMAGE_DIR = '/var/lib/civostack/images';
+/** Written once kubeadm init or join returned 0 on this node. */
+const DONE = '/etc/civostack/kubeadm/done';
 
 export interface StagedFile {
   readonly path: string;
@@ -202,14 +204,21 @@ export async function kubeadmFacts(host: Host): Promise<KubeadmFacts> {
     [
       'sh',
       '-c',
-      'test -f /etc/kubernetes/kubelet.conf && echo kubelet; test -f /etc/kubernetes/admin.conf && echo admin; ' +
-        'ls /etc/kubernetes/manifests/*.yaml >/dev/null 2>&1 && echo manifests; test -f /var/lib/kubelet/config.yaml && echo config; true',
+      `test -f ${DONE} && test -f /etc/kubernetes/kubelet.conf && echo done; test -f /etc/kubernetes/admin.conf && echo admin; ` +
+        'ls /etc/kubernetes/manifests/*.yaml >/dev/null 2>&1 && echo manifests; test -f /var/lib/kubelet/config.yaml && echo config; ' +
+        'test -f /etc/kubernetes/kubelet.conf && echo kubelet; true',
     ],
     { sudo: true },
   );
   const has = new Set(r.stdout.split('\n').map((l) => l.trim()));
-  const joined = has.has('kubelet');
-  return { joined, admin: has.has('admin'), partial: !joined && (has.has('manifests') || has.has('config')) };
+  // kubeadm writes its kubeconfigs before the control plane is up: only civostack's mark, written
+  // when kubeadm init or join returned 0, says it finished.
+  const joined = has.has('done');
+  return {
+    joined,
+    admin: joined && has.has('admin'),
+    partial: !joined && ['manifests', 'config', 'kubelet', 'admin'].some((x) => has.has(x)),
+  };
 }
 
 /** An earlier attempt that did not finish is undone first, so init and join always start clean. */
@@ -217,6 +226,7 @@ async function resetIfPartial(host: Host, facts: KubeadmFacts, log: (m: string) 
   if (!facts.partial) return;
   log(`${host.name}: an unfinished kubeadm run was left here; kubeadm reset first`);
   await host.exec(['kubeadm', 'reset', '--force', `--cri-socket=${CRI_SOCKET}`], { sudo: true });
+  await host.exec(['rm', '-rf', '/var/lib/etcd', DONE], { sudo: true });
 }
 
 async function writeConfig(host: Host, content: string, secrets: readonly string[]): Promise<void> {
@@ -240,6 +250,7 @@ export async function kubeadmInit(
       redact: config.secrets,
       ...(signal ? { signal } : {}),
     });
+    await host.exec(['touch', DONE], { sudo: true });
   }
   const admin = await host.exec(['cat', '/etc/kubernetes/admin.conf'], {
     sudo: true,
@@ -265,6 +276,7 @@ export async function kubeadmJoin(
     redact: config.secrets,
     ...(signal ? { signal } : {}),
   });
+  await host.exec(['touch', DONE], { sudo: true });
 }
 
 /** Certificates for joining control planes expire from the cluster after two hours: upload them again. */

@@ -2,7 +2,7 @@
 // member (quorum is never at risk); then workers join in parallel batches (--concurrency).
 import { readFileSync } from 'node:fs';
 import { UserError } from '../../errors.js';
-import { ClusterApi } from '../../kube/api.js';
+import { ClusterApi, clusterError } from '../../kube/api.js';
 import { nodeHosts, readyNodes } from '../../kube/hosts.js';
 import { caCertHash, etcdMembers, kubeadmFacts, kubeadmJoin, uploadCerts } from '../../kube/kubeadm.js';
 import { controlPlaneOrder, isControlPlane, kubeadmConfig } from '../../kube/kubeadm-render.js';
@@ -55,11 +55,10 @@ async function joinConfig(ctx: RegionContext, node: NodePlan) {
 
 async function freshToken(ctx: RegionContext): Promise<void> {
   const [token] = secretsOf(ctx, 'kubeadm/token');
-  await new ClusterApi(kubeconfigPath(ctx.state.path)).ensureBootstrapToken(
-    token!,
-    TOKEN_VALID_MS,
-    new Date(ctx.now()),
-  );
+  const api = new ClusterApi(kubeconfigPath(ctx.state.path));
+  await api.ensureBootstrapToken(token!, TOKEN_VALID_MS, new Date(ctx.now())).catch((err: unknown) => {
+    throw clusterError(`the bootstrap token could not be refreshed through ${api.server}`, err);
+  });
 }
 
 export const kubernetesJoinControlPlanePhase: Phase<RegionContext, Facts> = {

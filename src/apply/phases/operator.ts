@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import jsYaml from 'js-yaml';
 import { UserError } from '../../errors.js';
-import { ClusterApi, conditionsOf, type Condition, type KubeObject } from '../../kube/api.js';
+import { ClusterApi, clusterError, conditionsOf, type Condition, type KubeObject } from '../../kube/api.js';
 import { regionObject, renderOperatorBundle } from '../../kube/operator-bundle.js';
 import { API_PORT } from '../../kube/kubeadm-render.js';
 import { hasKubeconfig, kubeconfigPath, kubeLog } from '../../kube/support.js';
@@ -117,7 +117,9 @@ export const operatorPhase: Phase<RegionContext, Facts> = {
       }
     }
     const region = facts.objects.find((o) => o.kind === 'Region')!;
-    await api.apply(region);
+    await api.apply(region).catch((err: unknown) => {
+      throw clusterError(`applying ${describe(region)} failed`, err);
+    });
     log(`applied ${describe(region)}`);
     const started = ctx.now();
     const seen = new Map<string, string>();
