@@ -42,7 +42,7 @@ describe('civostack region render', () => {
     const r = await civostack(['region', 'render', ws.manifest, '--out', out]);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(statSync(join(out, 'switches/br1/frr.conf')).mode & 0o777).toBe(0o600);
-    expect(statSync(join(ws.dir, '.civostack/lab1/secrets/k3s/token')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(ws.dir, '.civostack/lab1/secrets/kubeadm/token')).mode & 0o777).toBe(0o600);
     const again = await civostack(['region', 'render', ws.manifest, '--out', out]);
     expect(again.exitCode).toBe(0);
 
@@ -124,6 +124,12 @@ describe('civostack region diff', () => {
         expect(c.removed, c.patch).toBe(0);
         continue;
       }
+      // Every other node routes the new node's pod range through it: one added line, nothing removed.
+      if (/^nodes\/r01-n0[123]\/kubeadm\/etc\/civostack\/pod-routes$/.test(c.path)) {
+        expect([c.added, c.removed], c.patch).toEqual([1, 0]);
+        expect(c.patch).toMatch(/\+10\.42\.\d+\.0\/24 via 10\.101\.0\.\d+ dev bond0\.20/);
+        continue;
+      }
       // Only the ToRs' config_db.json: the port comes up, gains a description, a port-channel and VLANs.
       expect(['switches/r01-tor1/config_db.json', 'switches/r01-tor2/config_db.json']).toContain(c.path);
       const removed = c.patch.split('\n').filter((l) => l.startsWith('-') && !l.startsWith('---'));
@@ -137,8 +143,9 @@ describe('civostack region diff', () => {
         .map((c) => c.path)
         .sort(),
     ).toEqual(['switches/r01-tor1/config_db.json', 'switches/r01-tor2/config_db.json']);
+    // Of the existing nodes, only the pod routes changed (checked above): none of their other files.
     const changedNodes = out.changes
-      .filter((c) => c.path.startsWith('nodes/'))
+      .filter((c) => c.path.startsWith('nodes/') && !c.path.endsWith('/etc/civostack/pod-routes'))
       .map((c) => c.path.split('/')[1]);
     expect(new Set(changedNodes)).toEqual(new Set(['r01-n04']));
     expect(out.changes.some((c) => c.path.endsWith('frr.conf'))).toBe(false);

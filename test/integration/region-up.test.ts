@@ -70,6 +70,12 @@ describe('civostack region up --dry-run', () => {
       'boot-disk',
       'ssh-ready',
       'fabric',
+      'kubernetes-stage',
+      'kubernetes-init',
+      'kubernetes-join-control-plane',
+      'kubernetes-join-workers',
+      'kubernetes-ready',
+      'operator',
       'record-applied',
       'verify',
     ]);
