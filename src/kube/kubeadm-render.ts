@@ -59,6 +59,12 @@ export function controlPlaneOrder(plan: Plan): NodePlan[] {
   return [init, ...servers.filter((n) => n !== init)];
 }
 
+const LEADER_ELECTION = [
+  { name: 'leader-elect-lease-duration', value: '60s' },
+  { name: 'leader-elect-renew-deadline', value: '40s' },
+  { name: 'leader-elect-retry-period', value: '5s' },
+];
+
 function clusterConfiguration(plan: Plan, inputs: KubeadmInputs): Record<string, unknown> {
   const k = plan.kubernetes;
   return {
@@ -76,7 +82,14 @@ function clusterConfiguration(plan: Plan, inputs: KubeadmInputs): Record<string,
       certSANs: [...k.tlsSan, ...plan.nodes.filter(isControlPlane).map((n) => n.node.address)],
     },
     // Pod ranges come from the Plan (recorded per node), not from the controller manager.
-    controllerManager: { extraArgs: [{ name: 'allocate-node-cidrs', value: 'false' }] },
+    // Leader election that tolerates a slow API server: kubeadm's defaults (15 s lease, 10 s renew)
+    // make the controller manager and scheduler exit whenever etcd is slow for ten seconds (seen
+    // under software emulation: a crash loop, so no kubelet certificate got signed); failover
+    // after a real failure takes a minute instead of 15 s.
+    controllerManager: {
+      extraArgs: [{ name: 'allocate-node-cidrs', value: 'false' }, ...LEADER_ELECTION],
+    },
+    scheduler: { extraArgs: LEADER_ELECTION },
   };
 }
 
