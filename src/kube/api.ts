@@ -43,14 +43,17 @@ export class ClusterApi {
 
   /** Server-side apply, field manager civostack, conflicts forced: civostack owns what it renders. */
   async apply(object: KubeObject): Promise<KubeObject> {
-    return (await this.#objects.patch(
-      object,
-      undefined,
-      undefined,
-      FIELD_MANAGER,
-      true,
-      k8s.PatchStrategy.ServerSideApply,
-    )) as KubeObject;
+    return retryTransient(
+      async () =>
+        (await this.#objects.patch(
+          object,
+          undefined,
+          undefined,
+          FIELD_MANAGER,
+          true,
+          k8s.PatchStrategy.ServerSideApply,
+        )) as KubeObject,
+    );
   }
 
   async read(object: {
@@ -59,9 +62,10 @@ export class ClusterApi {
     metadata: { name: string; namespace?: string };
   }): Promise<KubeObject | undefined> {
     try {
-      return (await this.#objects.read(
-        object as Parameters<k8s.KubernetesObjectApi['read']>[0],
-      )) as KubeObject;
+      return await retryTransient(
+        async () =>
+          (await this.#objects.read(object as Parameters<k8s.KubernetesObjectApi['read']>[0])) as KubeObject,
+      );
     } catch (err) {
       if (statusCode(err) === 404) return undefined;
       throw err;
@@ -129,6 +133,39 @@ export class ClusterApi {
     const conditions = ((crd?.['status'] as { conditions?: Condition[] } | undefined)?.conditions ??
       []) as Condition[];
     return conditions.some((c) => c.type === 'Established' && c.status === 'True');
+  }
+}
+
+/**
+ * Whether an API error is the kind a moment fixes: the connection refused, reset or timed out (an
+ * API server restarting, the VIP moving), or 429/5xx. Not 4xx: those are answers.
+ */
+export function isTransient(err: unknown): boolean {
+  const code = statusCode(err);
+  if (code !== undefined) return code === 429 || code >= 500;
+  const e = err as { code?: unknown; message?: unknown };
+  const text = `${typeof e.code === 'string' ? e.code : ''} ${typeof e.message === 'string' ? e.message : ''}`;
+  return /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|EPIPE|EAI_AGAIN|socket hang up|network timeout/i.test(
+    text,
+  );
+}
+
+/** Runs an API call, again after 1, 2, 4 … 10 s while it fails transiently, for up to `forMs`. */
+export async function retryTransient<T>(
+  call: () => Promise<T>,
+  forMs = 120_000,
+  wait: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+): Promise<T> {
+  let waited = 0;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      const delay = Math.min(1000 * 2 ** attempt, 10_000);
+      if (!isTransient(err) || waited + delay > forMs) throw err;
+      await wait(delay);
+      waited += delay;
+    }
   }
 }
 

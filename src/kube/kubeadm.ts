@@ -85,6 +85,8 @@ export function stageList(
 }
 
 export interface StagedFacts {
+  /** Everything the node should have (its record is rewritten from it once staged). */
+  readonly list: StageList;
   /** Files whose content on the node differs (or which are missing). */
   readonly changed: readonly StagedFile[];
   readonly missingImages: readonly { ref: string; path: string }[];
@@ -92,14 +94,50 @@ export interface StagedFacts {
   readonly stopped: readonly string[];
 }
 
-/** One command reads every staged file's sha256 and the images containerd has. */
-export async function observeStaged(host: Host, list: StageList): Promise<StagedFacts> {
+/**
+ * What civostack staged on a node: per file its sha256 and the size, inode and mtime it had once
+ * written. A file whose stat still matches is taken as unchanged without reading it (rsync's quick
+ * check); one that differs, or has no record, is hashed. 0600: it lists the secret-bearing files.
+ */
+export const STAGE_RECORD = '/var/lib/civostack/staged.sums';
+const STAT = `stat -c '%s %i %.9Y %n'`;
+
+/** Parses the record: path → "sha256 stamp". */
+export function parseStageRecord(text: string): Map<string, { sha256: string; stamp: string }> {
+  const out = new Map<string, { sha256: string; stamp: string }>();
+  for (const line of text.split('\n')) {
+    const m = /^([0-9a-f]{64}) (\d+ \d+ [\d.]+) (\/.+)$/.exec(line);
+    if (m) out.set(m[3]!, { sha256: m[1]!, stamp: m[2]! });
+  }
+  return out;
+}
+
+/** Parses `stat -c '%s %i %.9Y %n'` lines: path → "size inode mtime". */
+export function parseStats(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^(\d+ \d+ [\d.]+) (\/.+)$/.exec(line);
+    if (m) out.set(m[2]!, m[1]!);
+  }
+  return out;
+}
+
+/**
+ * One command reads the stage record, every staged file's stat, the images containerd has and the
+ * services that should run; only files whose stat moved since they were staged are hashed.
+ */
+export async function observeStaged(
+  host: Host,
+  list: StageList,
+  record: string = STAGE_RECORD,
+): Promise<StagedFacts> {
   const paths = list.files.map((f) => f.path);
   const r = await host.exec(
     [
       'sh',
       '-c',
-      'sha256sum "$@" 2>/dev/null; echo ---; ctr -n k8s.io images ls -q 2>/dev/null; echo ---; ' +
+      `cat ${record} 2>/dev/null; echo ---; ${STAT} "$@" 2>/dev/null; echo ---; ` +
+        '[ -S /run/containerd/containerd.sock ] && ctr --connect-timeout 10s -n k8s.io images ls -q 2>/dev/null; echo ---; ' +
         'for u in containerd kubelet keepalived; do ' +
         'if [ "$u" = kubelet ] && [ ! -f /etc/kubernetes/kubelet.conf ]; then continue; fi; ' +
         'if [ "$u" = keepalived ] && [ ! -f /etc/keepalived/keepalived.conf ]; then continue; fi; ' +
@@ -107,13 +145,34 @@ export async function observeStaged(host: Host, list: StageList): Promise<Staged
       'sh',
       ...paths,
     ],
-    { sudo: true, logAs: `sha256sum (${paths.length} staged files); ctr images ls; systemctl is-active` },
+    { sudo: true, logAs: `stat (${paths.length} staged files); ctr images ls; systemctl is-active` },
   );
-  const [sums = '', imgs = '', down = ''] = r.stdout.split('---\n');
-  const have = new Map<string, string>();
-  for (const line of sums.split('\n')) {
-    const m = /^([0-9a-f]{64})\s+\*?(.+)$/.exec(line.trim());
-    if (m) have.set(m[2]!, m[1]!);
+  const [recordText = '', statText = '', imgs = '', down = ''] = r.stdout.split('---\n');
+  const recorded = parseStageRecord(recordText);
+  const stats = parseStats(statText);
+  const changed: StagedFile[] = [];
+  const toHash: StagedFile[] = [];
+  for (const f of list.files) {
+    const stamp = stats.get(f.path);
+    const known = recorded.get(f.path);
+    if (stamp === undefined) changed.push(f);
+    else if (known?.stamp === stamp && known.sha256 === f.sha256) continue;
+    else toHash.push(f);
+  }
+  if (toHash.length > 0) {
+    const h = await host.exec(
+      ['sh', '-c', 'sha256sum "$@" 2>/dev/null; true', 'sh', ...toHash.map((f) => f.path)],
+      {
+        sudo: true,
+        logAs: `sha256sum (${toHash.length} files changed since staged)`,
+      },
+    );
+    const have = new Map<string, string>();
+    for (const line of h.stdout.split('\n')) {
+      const m = /^([0-9a-f]{64})\s+\*?(.+)$/.exec(line.trim());
+      if (m) have.set(m[2]!, m[1]!);
+    }
+    changed.push(...toHash.filter((f) => have.get(f.path) !== f.sha256));
   }
   const refs = new Set(
     imgs
@@ -122,13 +181,35 @@ export async function observeStaged(host: Host, list: StageList): Promise<Staged
       .filter(Boolean),
   );
   return {
-    changed: list.files.filter((f) => have.get(f.path) !== f.sha256),
+    list,
+    changed: list.files.filter((f) => changed.includes(f)),
     missingImages: list.images.filter((i) => !refs.has(i.ref)),
     stopped: down
       .split('\n')
       .map((l) => l.trim())
       .filter(Boolean),
   };
+}
+
+/** After staging: every listed file is what the list says; record it with its stat as it is now. */
+export async function writeStageRecord(
+  host: Host,
+  list: StageList,
+  record: string = STAGE_RECORD,
+): Promise<void> {
+  const r = await host.exec(
+    ['sh', '-c', `${STAT} "$@" 2>/dev/null; true`, 'sh', ...list.files.map((f) => f.path)],
+    {
+      sudo: true,
+      logAs: `stat (${list.files.length} staged files)`,
+    },
+  );
+  const stats = parseStats(r.stdout);
+  const lines = list.files
+    .filter((f) => stats.has(f.path))
+    .map((f) => `${f.sha256} ${stats.get(f.path)!} ${f.path}\n`)
+    .join('');
+  await host.upload(record, lines, { mode: 0o600, sudo: true });
 }
 
 /**
@@ -147,6 +228,7 @@ export async function stageNode(
     await host.upload(f.path, f.source, { mode: f.mode, sudo: true, redact: f.secrets });
   }
   if (facts.changed.length > 0) log(`${node.name}: ${facts.changed.length} files staged`);
+  await writeStageRecord(host, facts.list);
   const sh = (script: string, logAs?: string) =>
     host.exec(['sh', '-ec', script], { sudo: true, ...(logAs ? { logAs } : {}) });
   if (distribution === 'k3s') {

@@ -455,8 +455,9 @@ export async function ensureBmcEmulators(
       namespace: net.namespace,
       taps: ports.get(node.name)!.taps.map((t) => t.name),
       accel,
-      // A control-plane node runs etcd and the API server beside kubelet: 2 GiB; a worker 1 GiB.
-      memoryMiB: o.memoryMiB ?? (node.role === 'control-plane' ? 2048 : 1024),
+      // A control-plane node runs etcd, the API server, controller manager and scheduler beside
+      // kubelet and the operator: 3 GiB, headroom for etcd and the API server; a worker 1 GiB.
+      memoryMiB: o.memoryMiB ?? (node.role === 'control-plane' ? 3072 : 1024),
       // Two vCPUs for etcd, the API server and its TLS handshakes: under TCG, two host threads.
       cpus: node.role === 'control-plane' ? 2 : 1,
       ...(o.verdict ? { verdict: o.verdict } : {}),

@@ -1,0 +1,64 @@
+// Which API errors civostack waits out (an API server restarting, the VIP moving, 429/5xx) and
+// which it reports at once (answers: 403, 404, 422).
+import { ApiException } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { isTransient, retryTransient } from '../../src/kube/api.js';
+
+const refused = Object.assign(
+  new Error('request to https://10.101.0.5:6443/api failed, reason: connect ECONNREFUSED'),
+  {
+    code: 'ECONNREFUSED',
+    type: 'system',
+  },
+);
+const hangUp = Object.assign(
+  new Error('request to https://10.101.0.5:6443/apis failed, reason: socket hang up'),
+  {
+    code: 'ECONNRESET',
+  },
+);
+
+describe('Kubernetes API errors', () => {
+  it('tells a moment from an answer', () => {
+    expect(isTransient(refused)).toBe(true);
+    expect(isTransient(hangUp)).toBe(true);
+    expect(isTransient(new ApiException(503, 'unavailable', '', {}))).toBe(true);
+    expect(isTransient(new ApiException(429, 'slow down', '', {}))).toBe(true);
+    expect(isTransient(new ApiException(403, 'forbidden', '', {}))).toBe(false);
+    expect(isTransient(new ApiException(422, 'invalid', '', {}))).toBe(false);
+    expect(isTransient(new Error('x509: certificate signed by unknown authority'))).toBe(false);
+  });
+
+  it('retries a transient failure with backoff, and gives up on an answer or after its time', async () => {
+    const waits: number[] = [];
+    const wait = async (ms: number) => void waits.push(ms);
+    let calls = 0;
+    const ok = await retryTransient(
+      async () => {
+        if (++calls < 4) throw refused;
+        return 'applied';
+      },
+      120_000,
+      wait,
+    );
+    expect(ok).toBe('applied');
+    expect(waits).toEqual([1000, 2000, 4000]);
+
+    calls = 0;
+    await expect(
+      retryTransient(
+        async () => {
+          calls++;
+          throw new ApiException(403, 'forbidden', '', {});
+        },
+        120_000,
+        wait,
+      ),
+    ).rejects.toThrow(/forbidden/);
+    expect(calls).toBe(1);
+
+    waits.length = 0;
+    await expect(retryTransient(async () => Promise.reject(hangUp), 30_000, wait)).rejects.toBe(hangUp);
+    expect(waits).toEqual([1000, 2000, 4000, 8000, 10_000]);
+  });
+});
