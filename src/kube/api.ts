@@ -2,6 +2,7 @@
 // field manager `civostack`, nodes and their Ready condition, the bootstrap token joins use, and the
 // Region resource's conditions.
 import { readFileSync } from 'node:fs';
+import { request, type RequestOptions } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import { UserError } from '../errors.js';
 
@@ -25,16 +26,84 @@ export interface Condition {
 
 export type KubeObject = k8s.KubernetesObject & Record<string, unknown>;
 
+/** The object API's discovery (kind → resource path), without its typed (de)serialisation. */
+class ObjectPaths extends k8s.KubernetesObjectApi {
+  path(object: k8s.KubernetesObject, action: 'read' | 'patch'): Promise<string> {
+    return this.specUriPath(object, action);
+  }
+
+  useNamespaceOf(config: k8s.KubeConfig): void {
+    this.setDefaultNamespace(config);
+  }
+}
+
+/** An API answer that is not 2xx, with its HTTP status in `code` (as client-node's ApiException). */
+export class ApiStatusError extends Error {
+  constructor(
+    readonly code: number,
+    readonly body: string,
+    what: string,
+  ) {
+    super(`${what}: HTTP ${code}: ${apiMessage({ body })}`);
+  }
+}
+
 export class ClusterApi {
   readonly #config: k8s.KubeConfig;
-  readonly #objects: k8s.KubernetesObjectApi;
+  readonly #paths: ObjectPaths;
   readonly #core: k8s.CoreV1Api;
 
   constructor(kubeconfigPath: string) {
     this.#config = new k8s.KubeConfig();
     this.#config.loadFromString(readFileSync(kubeconfigPath, 'utf8'));
-    this.#objects = k8s.KubernetesObjectApi.makeApiClient(this.#config);
+    this.#paths = this.#config.makeApiClient(ObjectPaths);
+    this.#paths.useNamespaceOf(this.#config);
     this.#core = this.#config.makeApiClient(k8s.CoreV1Api);
+  }
+
+  /**
+   * One request with the kubeconfig's credentials, the object as its JSON: client-node's typed
+   * serialiser drops fields whose JSON name is not its property name (a CRD schema's
+   * x-kubernetes-list-type), so objects go through as they were rendered.
+   */
+  async #json(
+    method: 'GET' | 'PATCH',
+    path: string,
+    body?: string,
+    contentType?: string,
+  ): Promise<KubeObject> {
+    const url = new URL(path, this.server.endsWith('/') ? this.server : `${this.server}/`);
+    const options: RequestOptions = {
+      method,
+      headers: {
+        accept: 'application/json',
+        ...(body !== undefined ? { 'content-type': contentType ?? 'application/json' } : {}),
+      },
+    };
+    await this.#config.applyToHTTPSOptions(options);
+    return new Promise<KubeObject>((resolve, reject) => {
+      const req = request(url, { ...options, timeout: 60_000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          const status = res.statusCode ?? 0;
+          if (status < 200 || status >= 300)
+            return reject(new ApiStatusError(status, text, `${method} ${url.pathname}`));
+          try {
+            resolve(JSON.parse(text) as KubeObject);
+          } catch {
+            reject(new Error(`${method} ${url.pathname}: the answer is not JSON`));
+          }
+        });
+      });
+      req.on('timeout', () =>
+        req.destroy(Object.assign(new Error('network timeout'), { code: 'ETIMEDOUT' })),
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
   }
 
   get server(): string {
@@ -43,17 +112,11 @@ export class ClusterApi {
 
   /** Server-side apply, field manager civostack, conflicts forced: civostack owns what it renders. */
   async apply(object: KubeObject): Promise<KubeObject> {
-    return retryTransient(
-      async () =>
-        (await this.#objects.patch(
-          object,
-          undefined,
-          undefined,
-          FIELD_MANAGER,
-          true,
-          k8s.PatchStrategy.ServerSideApply,
-        )) as KubeObject,
-    );
+    return retryTransient(async () => {
+      const path = await this.#paths.path(object, 'patch');
+      const query = `?fieldManager=${FIELD_MANAGER}&force=true`;
+      return this.#json('PATCH', path + query, JSON.stringify(object), 'application/apply-patch+yaml');
+    });
   }
 
   async read(object: {
@@ -62,10 +125,7 @@ export class ClusterApi {
     metadata: { name: string; namespace?: string };
   }): Promise<KubeObject | undefined> {
     try {
-      return await retryTransient(
-        async () =>
-          (await this.#objects.read(object as Parameters<k8s.KubernetesObjectApi['read']>[0])) as KubeObject,
-      );
+      return await retryTransient(async () => this.#json('GET', await this.#paths.path(object, 'read')));
     } catch (err) {
       if (statusCode(err) === 404) return undefined;
       throw err;
