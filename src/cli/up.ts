@@ -12,7 +12,7 @@ import { prepare } from '../pipeline.js';
 import { parseConcurrency } from '../remote/index.js';
 import { stateDirFor } from '../state/index.js';
 import { loadOrFail } from './load.js';
-import { printJson, type Io, type OutputFormat } from './output.js';
+import type { Io, OutputFormat } from './output.js';
 import { jsonRenderer, plainRenderer, taskListRenderer, type Renderer } from './progress.js';
 import { table } from './table.js';
 
@@ -166,9 +166,14 @@ export async function regionUpCommand(
     }
     if (result.outcome !== 'done') throw result.error;
     if (flags.output === 'json')
-      printJson(io, {
-        timeline: Object.fromEntries([...timeline].map(([n, t]) => [n, Object.fromEntries(t)])),
-      });
+      // The last JSON line: each node's seconds from the start of the run to each state it reached.
+      io.out(
+        JSON.stringify({
+          kind: 'summary',
+          code: 'region.summary',
+          timeline: Object.fromEntries([...timeline].map(([n, t]) => [n, Object.fromEntries(t)])),
+        }),
+      );
     else if (timeline.size > 0) io.out(timelineTable(timeline));
     return ExitCode.ok;
   } catch (err) {

@@ -289,14 +289,13 @@ describe('lab: power-on to a Kubernetes cluster with the operator Ready', () => 
         Object.fromEntries(Object.entries(before.nodes).map(([n, s]) => [n, s.state])),
       );
       expect(await running()).toEqual(kubeBefore);
-      const outcomes = new Map(
-        String(again.stdout)
-          .split('\n')
-          .filter((l) => l.startsWith('{'))
-          .map((l) => JSON.parse(l) as { kind?: string; phase?: string; outcome?: string })
-          .filter((e) => e.kind === 'phase-end')
-          .map((e) => [e.phase, e.outcome]),
-      );
+      // --output json is JSON lines throughout, the summary (each node's timeline) last.
+      const events = String(again.stdout)
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as { kind?: string; phase?: string; outcome?: string });
+      expect(events.at(-1)?.kind).toBe('summary');
+      const outcomes = new Map(events.filter((e) => e.kind === 'phase-end').map((e) => [e.phase, e.outcome]));
       for (const phase of [
         'kubernetes-stage',
         'kubernetes-init',
