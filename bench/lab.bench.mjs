@@ -77,7 +77,8 @@ const loadAfter = os.loadavg();
 // Power-on: the line lab up prints per node when it starts its machine (through its BMC or QEMU).
 const poweredOn = {};
 for (const l of up.lines) {
-  const m = /(\S+): powered on/.exec(l.text);
+  // "powered on" (QMP, no BMC) or the power phase's action line for a node powered through its BMC.
+  const m = /(\S+): (?:powered on|boot-next PXE, power on)/.exec(l.text);
   if (m && poweredOn[m[1]] === undefined) poweredOn[m[1]] = l.at;
 }
 const firstPowerOn = Math.min(...Object.values(poweredOn), Date.now());
