@@ -3,6 +3,7 @@
 // Region resource's conditions.
 import { readFileSync } from 'node:fs';
 import { request, type RequestOptions } from 'node:https';
+import { setTimeout as delayFor } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import { UserError } from '../errors.js';
 
@@ -52,8 +53,11 @@ export class ClusterApi {
   readonly #config: k8s.KubeConfig;
   readonly #paths: ObjectPaths;
   readonly #core: k8s.CoreV1Api;
+  readonly #wait: (ms: number) => Promise<void>;
 
-  constructor(kubeconfigPath: string) {
+  /** `signal`: the run's cancellation (SIGINT/SIGTERM) ends a wait between retries at once. */
+  constructor(kubeconfigPath: string, signal?: AbortSignal) {
+    this.#wait = (ms) => delayFor(ms, undefined, signal ? { signal } : {});
     this.#config = new k8s.KubeConfig();
     this.#config.loadFromString(readFileSync(kubeconfigPath, 'utf8'));
     this.#paths = this.#config.makeApiClient(ObjectPaths);
@@ -112,11 +116,15 @@ export class ClusterApi {
 
   /** Server-side apply, field manager civostack, conflicts forced: civostack owns what it renders. */
   async apply(object: KubeObject): Promise<KubeObject> {
-    return retryTransient(async () => {
-      const path = await this.#paths.path(object, 'patch');
-      const query = `?fieldManager=${FIELD_MANAGER}&force=true`;
-      return this.#json('PATCH', path + query, JSON.stringify(object), 'application/apply-patch+yaml');
-    });
+    return retryTransient(
+      async () => {
+        const path = await this.#paths.path(object, 'patch');
+        const query = `?fieldManager=${FIELD_MANAGER}&force=true`;
+        return this.#json('PATCH', path + query, JSON.stringify(object), 'application/apply-patch+yaml');
+      },
+      undefined,
+      this.#wait,
+    );
   }
 
   async read(object: {
@@ -125,7 +133,11 @@ export class ClusterApi {
     metadata: { name: string; namespace?: string };
   }): Promise<KubeObject | undefined> {
     try {
-      return await retryTransient(async () => this.#json('GET', await this.#paths.path(object, 'read')));
+      return await retryTransient(
+        async () => this.#json('GET', await this.#paths.path(object, 'read')),
+        undefined,
+        this.#wait,
+      );
     } catch (err) {
       if (statusCode(err) === 404) return undefined;
       throw err;
@@ -214,7 +226,7 @@ export function isTransient(err: unknown): boolean {
 export async function retryTransient<T>(
   call: () => Promise<T>,
   forMs = 120_000,
-  wait: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  wait: (ms: number) => Promise<void> = (ms) => delayFor(ms),
 ): Promise<T> {
   let waited = 0;
   for (let attempt = 0; ; attempt++) {

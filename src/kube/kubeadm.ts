@@ -6,7 +6,7 @@ import { basename } from 'node:path';
 import jsYaml from 'js-yaml';
 import { UserError } from '../errors.js';
 import type { NodePlan, Plan } from '../plan/index.js';
-import type { Host } from '../remote/index.js';
+import { shellQuote, type Host } from '../remote/index.js';
 import type { KubeArtifacts } from './artifacts.js';
 import {
   CRI_SOCKET,
@@ -136,7 +136,7 @@ export async function observeStaged(
     [
       'sh',
       '-c',
-      `cat ${record} 2>/dev/null; echo ---; ${STAT} "$@" 2>/dev/null; echo ---; ` +
+      `cat ${shellQuote([record])} 2>/dev/null; echo ---; ${STAT} "$@" 2>/dev/null; echo ---; ` +
         '[ -S /run/containerd/containerd.sock ] && ctr --connect-timeout 10s -n k8s.io images ls -q 2>/dev/null; echo ---; ' +
         'for u in containerd kubelet keepalived; do ' +
         'if [ "$u" = kubelet ] && [ ! -f /etc/kubernetes/kubelet.conf ]; then continue; fi; ' +

@@ -2,6 +2,7 @@
 // which it reports at once (answers: 403, 404, 422).
 import { ApiException } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { setTimeout as delayFor } from 'node:timers/promises';
 import { isTransient, retryTransient } from '../../src/kube/api.js';
 
 const refused = Object.assign(
@@ -60,5 +61,22 @@ describe('Kubernetes API errors', () => {
     waits.length = 0;
     await expect(retryTransient(async () => Promise.reject(hangUp), 30_000, wait)).rejects.toBe(hangUp);
     expect(waits).toEqual([1000, 2000, 4000, 8000, 10_000]);
+  });
+
+  it('stops waiting between retries as soon as the run is cancelled', async () => {
+    const cancel = new AbortController();
+    let calls = 0;
+    const pending = retryTransient(
+      async () => {
+        calls++;
+        return Promise.reject(refused);
+      },
+      120_000,
+      (ms) => delayFor(ms, undefined, { signal: cancel.signal }),
+    );
+    setTimeout(() => cancel.abort(), 50);
+    await expect(pending).rejects.toThrow(/abort/i);
+    // Cancelled during the first 1 s wait: no second attempt was made.
+    expect(calls).toBe(1);
   });
 });

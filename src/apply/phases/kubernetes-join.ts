@@ -55,7 +55,7 @@ async function joinConfig(ctx: RegionContext, node: NodePlan) {
 
 async function freshToken(ctx: RegionContext): Promise<void> {
   const [token] = secretsOf(ctx, 'kubeadm/token');
-  const api = new ClusterApi(kubeconfigPath(ctx.state.path));
+  const api = new ClusterApi(kubeconfigPath(ctx.state.path), ctx.signal);
   await api.ensureBootstrapToken(token!, TOKEN_VALID_MS, new Date(ctx.now())).catch((err: unknown) => {
     throw clusterError(`the bootstrap token could not be refreshed through ${api.server}`, err);
   });
@@ -92,7 +92,7 @@ export const kubernetesJoinControlPlanePhase: Phase<RegionContext, Facts> = {
       await freshToken(ctx);
       await uploadCerts(hosts.get(init), secretsOf(ctx, 'kubeadm/token', 'kubeadm/certificate-key'));
     }
-    const api = new ClusterApi(kubeconfigPath(ctx.state.path));
+    const api = new ClusterApi(kubeconfigPath(ctx.state.path), ctx.signal);
     for (const node of facts.join) {
       const host = hosts.get(node);
       if (k3s) await k3sInstall(host, node, ctx.signal);

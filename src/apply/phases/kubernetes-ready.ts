@@ -15,7 +15,7 @@ const ID = 'kubernetes-ready';
 
 async function clusterNodes(ctx: RegionContext): Promise<ClusterNode[] | undefined> {
   if (!hasKubeconfig(ctx)) return undefined;
-  return new ClusterApi(kubeconfigPath(ctx.state.path)).nodes().catch(() => undefined);
+  return new ClusterApi(kubeconfigPath(ctx.state.path), ctx.signal).nodes().catch(() => undefined);
 }
 
 export const kubernetesReadyPhase: Phase<RegionContext, Facts> = {
@@ -32,7 +32,7 @@ export const kubernetesReadyPhase: Phase<RegionContext, Facts> = {
   actions: (f) => f.notReady.map((n) => ({ target: n, text: 'wait until the node is Ready' })),
   async run(ctx, _actions, facts) {
     const log = kubeLog(ctx, ID);
-    const api = new ClusterApi(kubeconfigPath(ctx.state.path));
+    const api = new ClusterApi(kubeconfigPath(ctx.state.path), ctx.signal);
     const last = new Map<string, string>();
     const started = ctx.now();
     for (;;) {

@@ -84,7 +84,7 @@ export const operatorPhase: Phase<RegionContext, Facts> = {
     if (objects.length === 0) return { configured: false, objects, stale: [], ready: false, conditions: [] };
     if (!hasKubeconfig(ctx))
       return { configured: true, objects, stale: objects.map(describe), ready: false, conditions: [] };
-    const api = new ClusterApi(kubeconfigPath(ctx.state.path));
+    const api = new ClusterApi(kubeconfigPath(ctx.state.path), ctx.signal);
     const stale: string[] = [];
     let conditions: Condition[] = [];
     for (const o of objects) {
@@ -105,7 +105,7 @@ export const operatorPhase: Phase<RegionContext, Facts> = {
   ],
   async run(ctx, _actions, facts) {
     const log = kubeLog(ctx, ID);
-    const api = new ClusterApi(kubeconfigPath(ctx.state.path));
+    const api = new ClusterApi(kubeconfigPath(ctx.state.path), ctx.signal);
     for (const o of facts.objects) {
       if (o.kind === 'Region' || !facts.stale.includes(describe(o))) continue;
       await api.apply(o).catch((err) => {
