@@ -6,7 +6,8 @@ import { basename } from 'node:path';
 import jsYaml from 'js-yaml';
 import { UserError } from '../errors.js';
 import type { NodePlan, Plan } from '../plan/index.js';
-import { shellQuote, type Host } from '../remote/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { redact, RemoteCommandError, shellQuote, type ExecResult, type Host } from '../remote/index.js';
 import type { KubeArtifacts } from './artifacts.js';
 import {
   CRI_SOCKET,
@@ -315,6 +316,70 @@ async function writeConfig(host: Host, content: string, secrets: readonly string
   await host.upload(KUBEADM_CONFIG, content, { mode: 0o600, sudo: true, redact: secrets });
 }
 
+/**
+ * Fatal preflight checks that fail on a node that is merely slow, not wrong: the container runtime
+ * not answering kubeadm's short connection deadline (a starved machine, containerd restarting). A
+ * preflight failure changes nothing on the node, so kubeadm is run again after a pause.
+ */
+const TRANSIENT_PREFLIGHT = new Set(['CRI']);
+export const PREFLIGHT_ATTEMPTS = 4;
+
+/** kubeadm's fatal preflight checks in its output: `[ERROR CRI]: could not connect …`. */
+export function preflightErrors(output: string): { check: string; message: string }[] {
+  return [...output.matchAll(/\[ERROR ([^\]]+)\]:[ \t]*(.*)/g)].map((m) => ({
+    check: m[1]!,
+    message: m[2]!.trim(),
+  }));
+}
+
+/** kubeadm failed: the message names the checks that failed (or kubeadm's last lines), never a secret. */
+export class KubeadmError extends RemoteCommandError {
+  constructor(host: string, command: string, result: ExecResult, secrets: readonly string[]) {
+    super(host, command, result);
+    const failed = preflightErrors(`${result.stderr}\n${result.stdout}`);
+    if (failed.length > 0)
+      this.message = redact(
+        `${host}: \`${command}\` failed its preflight checks: ${failed.map((f) => `${f.check}: ${f.message}`).join('; ')}`,
+        secrets,
+      );
+    else this.message = redact(this.message, secrets);
+    this.name = 'KubeadmError';
+  }
+}
+
+/** Runs kubeadm (init or join); preflight failures of a slow node are tried again, others fail at once. */
+export async function runKubeadm(
+  host: Host,
+  argv: readonly string[],
+  secrets: readonly string[],
+  log: (m: string) => void,
+  signal?: AbortSignal,
+  pauseMs = 10_000,
+): Promise<void> {
+  const command = argv.join(' ');
+  for (let attempt = 1; ; attempt++) {
+    const r = await host.exec(argv, {
+      sudo: true,
+      redact: secrets,
+      allowFailure: true,
+      ...(signal ? { signal } : {}),
+    });
+    if (r.code === 0) return;
+    signal?.throwIfAborted();
+    const failed = preflightErrors(`${r.stderr}\n${r.stdout}`);
+    const slow =
+      /error execution phase preflight/.test(r.stderr) &&
+      failed.length > 0 &&
+      failed.every((f) => TRANSIENT_PREFLIGHT.has(f.check));
+    if (!slow || attempt >= PREFLIGHT_ATTEMPTS) throw new KubeadmError(host.name, command, r, secrets);
+    log(
+      `${host.name}: ${argv.slice(0, 2).join(' ')}: the container runtime did not answer kubeadm's preflight check in time; ` +
+        `again in ${pauseMs / 1000} s (attempt ${attempt + 1} of ${PREFLIGHT_ATTEMPTS})`,
+    );
+    await sleep(pauseMs, undefined, signal ? { signal } : {});
+  }
+}
+
 /** kubeadm init on the init server; returns admin.conf (its server is the API VIP). */
 export async function kubeadmInit(
   host: Host,
@@ -327,11 +392,13 @@ export async function kubeadmInit(
     await resetIfPartial(host, facts, log);
     await writeConfig(host, config.content, config.secrets);
     log(`${host.name}: kubeadm init (the control plane starts; minutes under software emulation)`);
-    await host.exec(['kubeadm', 'init', `--config=${KUBEADM_CONFIG}`, '--upload-certs'], {
-      sudo: true,
-      redact: config.secrets,
-      ...(signal ? { signal } : {}),
-    });
+    await runKubeadm(
+      host,
+      ['kubeadm', 'init', `--config=${KUBEADM_CONFIG}`, '--upload-certs'],
+      config.secrets,
+      log,
+      signal,
+    );
     await host.exec(['touch', DONE], { sudo: true });
   }
   const admin = await host.exec(['cat', '/etc/kubernetes/admin.conf'], {
@@ -348,16 +415,20 @@ export async function kubeadmJoin(
   facts: KubeadmFacts,
   log: (m: string) => void,
   signal?: AbortSignal,
+  pauseMs?: number,
 ): Promise<void> {
   if (facts.joined) return;
   await resetIfPartial(host, facts, log);
   await writeConfig(host, config.content, config.secrets);
   log(`${host.name}: kubeadm join`);
-  await host.exec(['kubeadm', 'join', `--config=${KUBEADM_CONFIG}`], {
-    sudo: true,
-    redact: config.secrets,
-    ...(signal ? { signal } : {}),
-  });
+  await runKubeadm(
+    host,
+    ['kubeadm', 'join', `--config=${KUBEADM_CONFIG}`],
+    config.secrets,
+    log,
+    signal,
+    pauseMs,
+  );
   await host.exec(['touch', DONE], { sudo: true });
 }
 

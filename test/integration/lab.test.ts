@@ -16,8 +16,13 @@ import { ensureKubeArtifacts } from '../../src/kube/artifacts.js';
 import { REPO, labWith, tempDir } from '../helpers/manifest.js';
 
 const region = `labt${process.pid % 1000}`;
+// The lab region less its second worker: one control plane (Redfish BMC, UEFI) and one worker
+// (IPMI BMC, BIOS) cover both BMC protocols, both firmwares, init and join; a third emulated
+// machine on two host cores only makes the others starve (kubeadm's CRI deadline missed, a
+// control plane that takes 15 min to answer).
 const manifest = labWith((m) => {
   m.region.name = region;
+  m.racks[0].nodes = m.racks[0].nodes.filter((n: { name: string }) => n.name !== 'r01-n03');
 });
 const state = join(tempDir('civostack-lab-'), 'state');
 const cli = (args: string[], timeout = 60_000) =>
@@ -47,11 +52,10 @@ const regionUp = () => {
   run.all?.on('data', (d: Buffer) => (out.log += d.toString()));
   return { run, out };
 };
-const NODES = { 'r01-n01': 'redfish', 'r01-n02': 'ipmi', 'r01-n03': 'ipmi' } as const;
+const NODES = { 'r01-n01': 'redfish', 'r01-n02': 'ipmi' } as const;
 const ADDRESSES = [
   ['r01-n01', '10.100.0.10'],
   ['r01-n02', '10.100.0.11'],
-  ['r01-n03', '10.100.0.12'],
 ] as const;
 
 interface NodeRow {
@@ -112,7 +116,7 @@ describe('lab: power-on to a Kubernetes cluster with the operator Ready', () => 
 
       const status = await cli(['region', 'status', manifest, '--output', 'json']);
       const rows = JSON.parse(status.stdout) as NodeRow[];
-      expect(rows.map((r) => r.state)).toEqual(['ssh-ready', 'ssh-ready', 'ssh-ready']);
+      expect(rows.map((r) => r.state)).toEqual(Object.keys(NODES).map(() => 'ssh-ready'));
 
       // Every node's full state history: installed exactly once, never installing again after that.
       const history = readNodeHistory({ path: state });
@@ -278,8 +282,7 @@ describe('lab: power-on to a Kubernetes cluster with the operator Ready', () => 
       );
 
       // region up again is idempotent: no machine restarted, no node state changed.
-      const pids = () =>
-        ['r01-n01', 'r01-n02', 'r01-n03'].map((n) => readFileSync(join(state, `lab/vms/${n}.pid`), 'utf8'));
+      const pids = () => Object.keys(NODES).map((n) => readFileSync(join(state, `lab/vms/${n}.pid`), 'utf8'));
       const before = { pids: pids(), history: readNodeHistory({ path: state }).length, nodes: states() };
       const again = await cli(['region', 'up', manifest, '--lab', '--yes', '--output', 'json'], 900_000);
       expect(again.exitCode, again.stdout + again.stderr).toBe(0);
