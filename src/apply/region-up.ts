@@ -9,6 +9,7 @@ import type { Phase } from './phase.js';
 import { bootDiskPhase } from './phases/boot-disk.js';
 import { bootServicePhase } from './phases/boot-service.js';
 import { fabricPhase } from './phases/fabric.js';
+import { labFabricPhase } from './phases/lab-fabric.js';
 import { labArtifactsPhase } from './phases/lab-artifacts.js';
 import { labNetworkPhase } from './phases/lab-network.js';
 import { labBmcsPhase } from './phases/lab-bmcs.js';
@@ -59,8 +60,9 @@ export function rackPhases(fabric: Phase<RegionContext> = fabricPhase()): Phase<
 }
 
 /**
- * The lab: its network and artifacts, then the rack's phases. Its `fabric` phase acts on the
- * fabric lab (`lab fabric --keep`) when that runs, and is skipped, saying so, when it does not.
+ * The lab: its network and artifacts, then the rack's phases. Once the nodes answer SSH the
+ * fabric lab is started (when it is not up) and checked, and the `fabric` phase reads and pushes
+ * its switches over SSH as on a rack.
  */
 export function labPhases(o: {
   readonly cacheDir?: string;
@@ -76,6 +78,7 @@ export function labPhases(o: {
     labBmcsPhase(o),
     ...rest.slice(0, afterSsh),
     labApiRoutePhase,
+    labFabricPhase,
     ...rest.slice(afterSsh),
   ];
 }

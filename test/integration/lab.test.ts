@@ -111,6 +111,11 @@ describe('lab: power-on to a Kubernetes cluster with the operator Ready', () => 
       const log = second.out.log;
       expect(result.exitCode, log).toBe(0);
       expect(log).toContain('taking over the lock');
+      // The lab's switches: the fabric lab started and checked, then read over SSH by the fabric phase.
+      expect(log).toMatch(/fabric lab: every BGP session up in [\d.]+ s, every check passes/);
+      expect(log).toMatch(
+        /Switch configurations[^\n]*: skipped \(every switch runs its render \((?=[^)]*br1)(?=[^)]*br2)(?=[^)]*r01-tor1)(?=[^)]*r01-tor2)[^)]*\)\)/,
+      );
       // region up ends with each node's seconds to every state: the per-phase wall times.
       console.log(`region up --lab (after a SIGKILL) timeline:\n${log.slice(log.lastIndexOf('NODE'))}`);
 
@@ -300,6 +305,8 @@ describe('lab: power-on to a Kubernetes cluster with the operator Ready', () => 
       expect(events.at(-1)?.kind).toBe('summary');
       const outcomes = new Map(events.filter((e) => e.kind === 'phase-end').map((e) => [e.phase, e.outcome]));
       for (const phase of [
+        'lab-fabric',
+        'fabric',
         'kubernetes-stage',
         'kubernetes-init',
         'kubernetes-join-workers',
@@ -323,7 +330,9 @@ describe('lab: power-on to a Kubernetes cluster with the operator Ready', () => 
       // lab down leaves no namespace, machine, link or file.
       const down = await cli(['lab', 'down', manifest], 120_000);
       expect(down.exitCode, down.stdout + down.stderr).toBe(0);
-      expect(String((await execa('ip', ['netns', 'list'])).stdout)).not.toContain(`civo-${region}`);
+      const namespaces = String((await execa('ip', ['netns', 'list'])).stdout);
+      expect(namespaces).not.toContain(`civo-${region}`);
+      expect(namespaces).not.toContain(`cvfb-${region}-`);
       expect(String((await execa('pgrep', ['-af', 'qemu-system'], { reject: false })).stdout)).not.toContain(
         state,
       );

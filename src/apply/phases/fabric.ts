@@ -49,7 +49,7 @@ function inSync(ctx: RegionContext, devices: readonly LiveDevice[], changes: rea
 }
 
 export interface FabricPhaseOptions {
-  /** `region up --lab`: the switches are the fabric lab's namespaces, which must be up already. */
+  /** `region up --lab`: the switches are the fabric lab's namespaces (the lab-fabric phase starts them). */
   readonly lab?: boolean;
   readonly concurrency?: number;
 }
@@ -65,7 +65,7 @@ export function fabricPhase(o: FabricPhaseOptions = {}): Phase<RegionContext, Fa
         const ns = fabricNamespaces(DEFAULT_PREFIX, p.plan.region.name);
         if ((await fabricNamespacesPresent(execCommand, ns)).length === 0)
           return {
-            labDown: `the fabric lab is not up (no ${ns}* namespaces): \`civostack lab fabric ${ctx.manifest} --keep\` brings it up; region up --lab does not start it`,
+            labDown: `the fabric lab is not up (no ${ns}* namespaces): the lab-fabric phase starts it (\`--from lab-fabric\`), as does \`civostack lab fabric ${ctx.manifest} --keep\``,
             changes: [],
           };
       }

@@ -1,0 +1,60 @@
+// The lab's switches: the fabric lab (a namespace per ToR, border router and transit session, FRR
+// with each rendered frr.conf unchanged, an sshd per switch on its management address) started
+// when it is not up, and checked, so the `fabric` phase after it reads and pushes the switches
+// over SSH exactly as on a rack.
+import { UserError } from '../../errors.js';
+import { fabricChecks, fabricTopology, fabricUp } from '../../lab/fabric/index.js';
+import { fabricNamespacesPresent } from '../../lab/fabric/network.js';
+import { fabricUpInputs, unservedSshUsers } from '../../lab/fabric/prepared.js';
+import { DEFAULT_PREFIX, fabricNamespaces } from '../../lab/fabric/topology.js';
+import { execCommand } from '../../lab/netns.js';
+import { committedRegion, type RegionContext } from '../context.js';
+import type { Phase } from '../phase.js';
+
+interface Facts {
+  readonly expected: readonly string[];
+  readonly missing: readonly string[];
+}
+
+export const labFabricPhase: Phase<RegionContext, Facts> = {
+  id: 'lab-fabric',
+  title: 'Lab fabric (FRR per ToR, border router and transit; sshd per switch)',
+  async observe(ctx) {
+    const plan = ctx.prepared().plan;
+    const expected = fabricTopology(plan).devices.map((d) => d.namespace);
+    const present = new Set(
+      await fabricNamespacesPresent(execCommand, fabricNamespaces(DEFAULT_PREFIX, plan.region.name)),
+    );
+    return { expected, missing: expected.filter((n) => !present.has(n)) };
+  },
+  shouldRun: (f) => f.missing.length > 0,
+  skipReason: (f) => `the fabric lab is up (${f.expected.length} namespaces)`,
+  actions: (f) => [
+    {
+      target: 'this host',
+      text:
+        f.missing.length === f.expected.length
+          ? `start the fabric lab: ${f.expected.length} namespaces, FRR with the rendered frr.conf, sshd per switch`
+          : `start the fabric lab again (${f.missing.join(', ')} missing): what is left is cleared first`,
+    },
+  ],
+  async run(ctx) {
+    const p = committedRegion(ctx);
+    const say = (message: string) =>
+      ctx.emit({ kind: 'log', code: 'lab.step', phase: 'lab-fabric', message });
+    for (const note of unservedSshUsers(p))
+      ctx.emit({ kind: 'warning', code: 'lab.step', phase: 'lab-fabric', message: note });
+    const lab = await fabricUp(fabricUpInputs(p, (e) => say(e.text)));
+    for (const l of lab.topology.limitations) say(`note: ${l}`);
+    const checks = await fabricChecks(lab);
+    for (const c of checks)
+      say(`check ${c.id}: ${c.status}${c.details.length ? ` (${c.details.join('; ')})` : ''}`);
+    const failed = checks.filter((c) => c.status === 'fail');
+    if (failed.length > 0)
+      throw new UserError(
+        `the fabric lab runs, but its checks fail: ${failed.map((c) => `${c.id}: ${c.details.join('; ')}`).join(' / ')}`,
+        `it is left running for a look (\`civostack lab fabric ${ctx.manifest} --keep\` prints the table); \`civostack lab down ${ctx.manifest}\` removes it`,
+      );
+    say(`fabric lab: every BGP session up in ${(lab.sessionsUpMs / 1000).toFixed(1)} s, every check passes`);
+  },
+};
