@@ -174,9 +174,9 @@ Examples:
 Phases: prepare, boot-service, power, wait-installed, boot-disk, ssh-ready, fabric, kubernetes-stage,
 kubernetes-init, kubernetes-join-control-plane, kubernetes-join-workers, kubernetes-ready, operator,
 record-applied, verify (--lab adds lab-artifacts, lab-network and lab-bmcs after prepare, and
-lab-api-route after ssh-ready). fabric pushes each switch's changed render (frr-reload.py; SONiC
-config load/reload); with --lab it acts on a fabric lab started with \`lab fabric --keep\` and is
-skipped when none runs. The kubeconfig: civostack region kubeconfig <manifest>. Just the switches:
+lab-api-route and lab-fabric after ssh-ready). fabric pushes each switch's changed render
+(frr-reload.py; SONiC config load/reload); with --lab, lab-fabric first starts the fabric lab (FRR
+and sshd per switch, as \`lab fabric --keep\`) when it is not up, and checks it. The kubeconfig: civostack region kubeconfig <manifest>. Just the switches:
   $ sudo civostack region up inventories/lab.yaml --lab --only fabric --yes
 
 Exit codes: 0 every node Ready and the Region Ready (or dry run done), 1 failed (each node named with why),
