@@ -4,7 +4,7 @@
 // over SSH exactly as on a rack.
 import { UserError } from '../../errors.js';
 import { fabricChecks, fabricTopology, fabricUp } from '../../lab/fabric/index.js';
-import { fabricNamespacesPresent } from '../../lab/fabric/network.js';
+import { fabricNamespacesPresent, namespacePrograms } from '../../lab/fabric/network.js';
 import { fabricUpInputs, unservedSshUsers } from '../../lab/fabric/prepared.js';
 import { DEFAULT_PREFIX, fabricNamespaces } from '../../lab/fabric/topology.js';
 import { execCommand } from '../../lab/netns.js';
@@ -12,7 +12,8 @@ import { committedRegion, type RegionContext } from '../context.js';
 import type { Phase } from '../phase.js';
 
 interface Facts {
-  readonly expected: readonly string[];
+  readonly expected: number;
+  /** What is not running as it should: `<namespace>: missing` or the programs it lacks. */
   readonly missing: readonly string[];
 }
 
@@ -21,21 +22,33 @@ export const labFabricPhase: Phase<RegionContext, Facts> = {
   title: 'Lab fabric (FRR per ToR, border router and transit; sshd per switch)',
   async observe(ctx) {
     const plan = ctx.prepared().plan;
-    const expected = fabricTopology(plan).devices.map((d) => d.namespace);
+    const devices = fabricTopology(plan).devices;
     const present = new Set(
       await fabricNamespacesPresent(execCommand, fabricNamespaces(DEFAULT_PREFIX, plan.region.name)),
     );
-    return { expected, missing: expected.filter((n) => !present.has(n)) };
+    // Namespaces alone are not a running lab: a run killed or failed half-way leaves them without
+    // FRR or sshd, and the fabric phase after this one could not reach the switches.
+    const missing: string[] = [];
+    for (const d of devices) {
+      if (!present.has(d.namespace)) {
+        missing.push(`${d.namespace}: missing`);
+        continue;
+      }
+      const running = await namespacePrograms(execCommand, d.namespace);
+      const lacks = ['bgpd', ...(d.role === 'transit' ? [] : ['sshd'])].filter((p) => !running.has(p));
+      if (lacks.length > 0) missing.push(`${d.namespace}: no ${lacks.join(', ')}`);
+    }
+    return { expected: devices.length, missing };
   },
   shouldRun: (f) => f.missing.length > 0,
-  skipReason: (f) => `the fabric lab is up (${f.expected.length} namespaces)`,
+  skipReason: (f) => `the fabric lab is up (${f.expected} namespaces, FRR in each, sshd per switch)`,
   actions: (f) => [
     {
       target: 'this host',
       text:
-        f.missing.length === f.expected.length
-          ? `start the fabric lab: ${f.expected.length} namespaces, FRR with the rendered frr.conf, sshd per switch`
-          : `start the fabric lab again (${f.missing.join(', ')} missing): what is left is cleared first`,
+        f.missing.length === f.expected && f.missing.every((m) => m.endsWith(': missing'))
+          ? `start the fabric lab: ${f.expected} namespaces, FRR with the rendered frr.conf, sshd per switch`
+          : `start the fabric lab again (${f.missing.join('; ')}): what is left is cleared first`,
     },
   ],
   async run(ctx) {

@@ -1,5 +1,6 @@
 // Builds and removes the fabric lab's namespaces and cables with iproute2: commands as data first
 // (createSteps), then run. Deleting a namespace takes its veths with it.
+import { readFileSync } from 'node:fs';
 import { namespacePids, type Exec, type LabStep } from '../netns.js';
 import type { FabricTopology } from './topology.js';
 
@@ -81,6 +82,18 @@ export async function fabricNamespacesPresent(exec: Exec, prefix: string): Promi
     .map((l) => l.split(' ')[0]!)
     .filter((n) => n.startsWith(prefix))
     .sort();
+}
+
+/** The programs running in a namespace, by name (`/proc/<pid>/comm`: bgpd, sshd, …). */
+export async function namespacePrograms(exec: Exec, namespace: string): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const pid of await namespacePids(exec, namespace))
+    try {
+      names.add(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
+    } catch {
+      // gone between the listing and the read
+    }
+  return names;
 }
 
 /** Stops what runs in each namespace (FRR, sshd), then deletes it. Tolerates what is already gone. */
