@@ -90,7 +90,9 @@ export function probeBoot(
     });
     child.stderr.on('data', (b: Buffer) => (err += b.toString('utf8')));
     child.on('error', (e) => finish(false, e.message));
-    child.on('exit', (code, sig) => {
+    // 'close', not 'exit': 'exit' can come before the last of stderr has been read, and then
+    // QEMU's own message (why it aborted) would be lost.
+    child.on('close', (code, sig) => {
       const first = err.trim().split('\n').find(Boolean);
       finish(false, first ?? `QEMU exited (${sig ?? code}) before the guest kernel spoke`);
     });
