@@ -14,6 +14,8 @@ export interface Selection {
   readonly only?: string;
   /** Start at this phase (the ones before are skipped). */
   readonly from?: string;
+  /** Stop after this phase (the ones after it are not run); with `from`, a range. */
+  readonly until?: string;
 }
 
 export interface PlannedPhase {
@@ -56,7 +58,10 @@ export interface RunResult {
   readonly error?: unknown;
 }
 
-/** The phases --only/--from leave, in order; an unknown id is a usage error naming the known ones. */
+/**
+ * The phases --only/--from/--until leave, in order; an unknown id is a usage error naming the known
+ * ones, and so is a range that ends before it starts.
+ */
 export function selectPhases<P extends { readonly id: string }>(
   phases: readonly P[],
   s: Selection = {},
@@ -68,11 +73,22 @@ export function selectPhases<P extends { readonly id: string }>(
       throw new UserError(`${flag} ${id}: no such phase`, `phases: ${ids.join(', ')}`, ExitCode.usage);
     return i;
   };
-  if (s.only !== undefined && s.from !== undefined)
-    throw new UserError('--only and --from cannot be used together', undefined, ExitCode.usage);
+  if (s.only !== undefined && (s.from !== undefined || s.until !== undefined))
+    throw new UserError(
+      `--only cannot be used with ${s.from !== undefined ? '--from' : '--until'}`,
+      'use --only alone, or --from and --until for a range',
+      ExitCode.usage,
+    );
   if (s.only !== undefined) return [phases[find('--only', s.only)]!];
-  if (s.from !== undefined) return phases.slice(find('--from', s.from));
-  return [...phases];
+  const start = s.from !== undefined ? find('--from', s.from) : 0;
+  const end = s.until !== undefined ? find('--until', s.until) : phases.length - 1;
+  if (end < start)
+    throw new UserError(
+      `--until ${s.until} comes before --from ${s.from}`,
+      `phases: ${ids.join(', ')}`,
+      ExitCode.usage,
+    );
+  return phases.slice(start, end + 1);
 }
 
 /** Observes every phase and lists what it would do: the dry run and the plan of work. */

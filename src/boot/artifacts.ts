@@ -2,7 +2,7 @@
 // profile. The lab profile builds them (installer.ts, lab/os-image.ts); a custom profile names them.
 import { resolve, basename } from 'node:path';
 import type { Plan } from '../plan/index.js';
-import type { BootArtifacts } from './server.js';
+import { imageFormat, type BootArtifacts, type ImageFormat } from './server.js';
 
 const isUrl = (s: string) => /^https?:\/\//.test(s);
 
@@ -12,6 +12,7 @@ export interface BuiltArtifacts {
   readonly image: {
     readonly path: string;
     readonly sha256: string;
+    readonly format: ImageFormat;
     readonly size: number;
     readonly rootPartition: number;
   };
@@ -34,7 +35,7 @@ export function customArtifacts(plan: Plan, manifestDir: string): BootArtifacts 
             ...(imagePath ? { path: imagePath } : {}),
             url: imagePath ? `${plan.bootstrap.url}/images/${basename(imagePath)}` : image.source,
             sha256: image.sha256,
-            format: /\.gz$/.test(image.source) ? ('gz' as const) : ('raw' as const),
+            format: imageFormat(image.source),
             size: 0,
             rootPartition: image.rootPartition,
           },
@@ -52,7 +53,7 @@ export function builtArtifacts(plan: Plan, built: BuiltArtifacts): BootArtifacts
       path: built.image.path,
       url: `${plan.bootstrap.url}/images/${basename(built.image.path)}`,
       sha256: built.image.sha256,
-      format: 'gz',
+      format: built.image.format,
       size: built.image.size,
       rootPartition: built.image.rootPartition,
     },

@@ -10,13 +10,25 @@ import { sendFile } from './http-file.js';
 import { describeState, isInstalled, type NodeState } from './node-state.js';
 import type { NodeStore } from './node-store.js';
 
+/**
+ * How the installer unpacks an image as it streams it to the disk (pxe/installer/init): gzip,
+ * lzop (busybox's, about three times cheaper to unpack than gzip, the lab's) or none.
+ */
+export type ImageFormat = 'gz' | 'lzo' | 'raw';
+
+/** An image's format from its file name's extension: .gz, .lzo, anything else raw. */
+export function imageFormat(source: string): ImageFormat {
+  const path = source.replace(/[?#].*$/, '');
+  return /\.gz$/.test(path) ? 'gz' : /\.lzo$/.test(path) ? 'lzo' : 'raw';
+}
+
 export interface ImageArtifact {
   /** Local file served at /images/<basename>; absent when the manifest gives a URL. */
   readonly path?: string;
   /** What the installer downloads: our /images URL or the manifest's. */
   readonly url: string;
   readonly sha256: string;
-  readonly format: 'gz' | 'raw';
+  readonly format: ImageFormat;
   /** Uncompressed size in bytes, for progress; 0 when unknown. */
   readonly size: number;
   readonly rootPartition: number;

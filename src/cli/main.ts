@@ -152,6 +152,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     )
     .option('--only <phase>', 'run this phase only')
     .option('--from <phase>', 'start at this phase')
+    .option('--until <phase>', 'stop after this phase (e.g. ssh-ready: boot every node, no Kubernetes)')
     .option('-y, --yes', 'do not ask before acting (needed without a terminal)', false)
     .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
     .option('--cache-dir <dir>', 'where the installer and the lab OS image are built')
@@ -170,6 +171,7 @@ Examples:
   $ civostack region up inventories/nyc1.yaml --dry-run
   $ sudo civostack region up inventories/nyc1.yaml
   $ sudo civostack region up inventories/lab.yaml --lab --yes --output json
+  $ sudo civostack region up inventories/nyc1.yaml --until ssh-ready
 
 Phases: prepare, boot-service, power, wait-installed, boot-disk, ssh-ready, fabric, kubernetes-stage,
 kubernetes-init, kubernetes-join-control-plane, kubernetes-join-workers, kubernetes-ready, operator,
@@ -202,10 +204,11 @@ Exit codes: 0 every node Ready and the Region Ready (or dry run done), 1 failed 
     )
     .option('--timeout <minutes>', 'give up after this long', '30')
     .option('--concurrency <n>', 'hosts worked on at once over SSH (staging, joins)', '30')
+    .option('--until <phase>', 'stop after this phase (e.g. ssh-ready: boot every node, no Kubernetes)')
     .addOption(outputOption())
     .addHelpText(
       'after',
-      '\nExample:\n  $ sudo civostack lab up inventories/lab.yaml\n\nThe phases of `region up --lab`, without asking (it acts on this host only). Returns when the\ncluster and the operator Region are Ready, or says which node stopped where, with its console.',
+      '\nExamples:\n  $ sudo civostack lab up inventories/lab.yaml\n  $ sudo civostack lab up inventories/lab.yaml --until ssh-ready\n\nThe phases of `region up --lab`, without asking (it acts on this host only). Returns when the\ncluster and the operator Region are Ready (with --until, when that phase is done), or says which node stopped where, with its console.',
     )
     .action(async (manifest: string, opts: Omit<UpFlags, 'lab' | 'yes' | 'dryRun'>) =>
       setExit(await labUpCommand(io, manifest, opts)),

@@ -21,6 +21,7 @@ export interface UpFlags {
   readonly dryRun: boolean;
   readonly only?: string;
   readonly from?: string;
+  readonly until?: string;
   readonly yes: boolean;
   readonly stateDir?: string;
   readonly cacheDir?: string;
@@ -104,6 +105,7 @@ export async function regionUpCommand(
   const selection = {
     ...(flags.only !== undefined ? { only: flags.only } : {}),
     ...(flags.from !== undefined ? { from: flags.from } : {}),
+    ...(flags.until !== undefined ? { until: flags.until } : {}),
   };
   const selected = apply.selectPhases(phases, selection);
 
@@ -165,12 +167,16 @@ export async function regionUpCommand(
       return ExitCode.error;
     }
     if (result.outcome !== 'done') throw result.error;
+    const notRun = phases.slice(phases.indexOf(selected[selected.length - 1]!) + 1).map((p) => p.id);
+    if (flags.until !== undefined && notRun.length > 0 && flags.output !== 'json')
+      io.out(`stopped after ${flags.until} (--until); not run: ${notRun.join(', ')}`);
     if (flags.output === 'json')
       // The last JSON line: each node's seconds from the start of the run to each state it reached.
       io.out(
         JSON.stringify({
           kind: 'summary',
           code: 'region.summary',
+          ...(flags.until !== undefined ? { until: flags.until, notRun } : {}),
           timeline: Object.fromEntries([...timeline].map(([n, t]) => [n, Object.fromEntries(t)])),
         }),
       );

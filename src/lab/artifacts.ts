@@ -18,6 +18,12 @@ export async function labArtifacts(
   return builtArtifacts(plan, {
     kernel: installer.kernel,
     initrd: installer.initrd,
-    image: { path: image.path, sha256: image.sha256, size: image.size, rootPartition: image.rootPartition },
+    image: {
+      path: image.path,
+      sha256: image.sha256,
+      format: image.format,
+      size: image.size,
+      rootPartition: image.rootPartition,
+    },
   });
 }

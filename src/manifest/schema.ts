@@ -163,7 +163,9 @@ const osSchema = z.strictObject({
   profile: z.enum(['lab-debian', 'custom']).default('custom'),
   image: z
     .strictObject({
-      source: z.string().describe('URL or path of the raw disk image, optionally .gz-compressed.'),
+      source: z
+        .string()
+        .describe('URL or path of the raw disk image, optionally compressed: .gz (gzip) or .lzo (lzop).'),
       sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex digits'),
       rootPartition: z
         .number()

@@ -13,6 +13,7 @@ import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildInstaller, DEFAULT_CACHE_DIR, type Installer } from '../../src/boot/installer.js';
 import { buildLabImage } from '../../src/lab/os-image.js';
+import type { ImageFormat } from '../../src/boot/server.js';
 import { chooseAccel, machineArgs, type Accel } from '../../src/lab/accel.js';
 import { tempDir } from '../helpers/manifest.js';
 
@@ -38,6 +39,7 @@ interface Recorded {
 interface ImageOffer {
   path: string;
   sha256: string;
+  format: ImageFormat;
   size: number;
   rootPartition: number;
 }
@@ -68,16 +70,16 @@ function standInBootServer(image: () => ImageOffer, rec: Recorded): Server {
           [
             `NODE='${NODE}'`,
             `DISK='/dev/vda'`,
-            `IMAGE_URL='${base}/images/image.gz'`,
+            `IMAGE_URL='${base}/images/image'`,
             `IMAGE_SHA256='${offer.sha256}'`,
-            `IMAGE_FORMAT='gz'`,
+            `IMAGE_FORMAT='${offer.format}'`,
             `IMAGE_SIZE='${offer.size}'`,
             `ROOT_PARTITION='${offer.rootPartition}'`,
             `SEED_URL='${base}${node}/seed'`,
             '',
           ].join('\n'),
         );
-      } else if (req.method === 'GET' && url.pathname === '/images/image.gz') {
+      } else if (req.method === 'GET' && url.pathname === '/images/image') {
         createReadStream(offer.path).pipe(res);
       } else if (req.method === 'GET' && url.pathname.startsWith(`${node}/seed/`)) {
         const file = url.pathname.slice(`${node}/seed/`.length) as keyof typeof SEED;
@@ -91,7 +93,7 @@ function standInBootServer(image: () => ImageOffer, rec: Recorded): Server {
           message: form.get('message') ?? '',
         };
         rec.progress.push(p);
-        console.log(`progress: ${p.state} ${p.percent}% ${p.message}`);
+        console.log(`progress (${process.uptime().toFixed(1)} s): ${p.state} ${p.percent}% ${p.message}`);
         res.end('ok\n');
       } else if (req.method === 'POST' && url.pathname === `${node}/hostkeys`) {
         rec.hostkeys.push(await body(req));
@@ -208,6 +210,7 @@ describe('installer (QEMU, direct kernel boot)', () => {
       offer = {
         path: image.path,
         sha256: image.sha256,
+        format: image.format,
         size: image.size,
         rootPartition: image.rootPartition,
       };
@@ -272,7 +275,7 @@ describe('installer (QEMU, direct kernel boot)', () => {
     const path = join(dir, 'small.gz');
     await writeFile(path, payload);
     const real = createHash('sha256').update(payload).digest('hex');
-    offer = { path, sha256: 'f'.repeat(64), size: 4 * 1024 * 1024, rootPartition: 3 };
+    offer = { path, sha256: 'f'.repeat(64), format: 'gz', size: 4 * 1024 * 1024, rootPartition: 3 };
     rec.progress = [];
     rec.hostkeys = [];
     const disk = join(dir, 'bad.raw');

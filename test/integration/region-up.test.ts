@@ -85,6 +85,44 @@ describe('civostack region up --dry-run', () => {
     expect(hashTree(state)).toBe(before);
   });
 
+  it('stops after the --until phase, and refuses a range that ends before it starts', async () => {
+    const state = tempDir();
+    const r = await civostack([
+      'region',
+      'up',
+      NYC1,
+      '--dry-run',
+      '--until',
+      'ssh-ready',
+      '--state-dir',
+      state,
+      '--output',
+      'json',
+    ]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const ended = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { code: string; phase?: string })
+      .filter((e) => e.code === 'phase.end')
+      .map((e) => e.phase);
+    expect(ended).toEqual(['prepare', 'boot-service', 'power', 'wait-installed', 'boot-disk', 'ssh-ready']);
+    const backwards = await civostack([
+      'region',
+      'up',
+      NYC1,
+      '--dry-run',
+      '--from',
+      'fabric',
+      '--until',
+      'power',
+      '--state-dir',
+      state,
+    ]);
+    expect(backwards.exitCode).toBe(64);
+    expect(backwards.stderr).toContain('--until power comes before --from fabric');
+  });
+
   it('names the phases for an unknown --only', async () => {
     const r = await civostack([
       'region',

@@ -194,17 +194,25 @@ describe('the phase runner', () => {
     expect(readJournal(st)?.outcome).toBe('cancelled');
   });
 
-  it('picks phases with --only and --from, and names the known ones for an unknown id', () => {
-    const ids = ['a', 'b', 'c'].map((id) => ({ id }));
-    expect(selectPhases(ids, { only: 'b' }).map((p) => p.id)).toEqual(['b']);
-    expect(selectPhases(ids, { from: 'b' }).map((p) => p.id)).toEqual(['b', 'c']);
-    expect(() => selectPhases(ids, { only: 'x' })).toThrow(/--only x: no such phase/);
-    try {
-      selectPhases(ids, { from: 'x' });
-    } catch (err) {
-      expect((err as { hint: string }).hint).toBe('phases: a, b, c');
-      expect((err as { exitCode: number }).exitCode).toBe(64);
-    }
+  it('picks phases with --only, --from and --until, and names the known ones for an unknown id', () => {
+    const ids = ['a', 'b', 'c', 'd'].map((id) => ({ id }));
+    const pick = (s: Parameters<typeof selectPhases>[1]) => selectPhases(ids, s).map((p) => p.id);
+    expect(pick({ only: 'b' })).toEqual(['b']);
+    expect(pick({ from: 'b' })).toEqual(['b', 'c', 'd']);
+    expect(pick({ until: 'b' })).toEqual(['a', 'b']);
+    expect(pick({ from: 'b', until: 'c' })).toEqual(['b', 'c']);
+    expect(pick({ from: 'c', until: 'c' })).toEqual(['c']);
+    expect(() => pick({ only: 'x' })).toThrow(/--only x: no such phase/);
+    expect(() => pick({ from: 'x' })).toThrow(
+      expect.objectContaining({ hint: 'phases: a, b, c, d', exitCode: 64 }),
+    );
+    expect(() => pick({ until: 'x' })).toThrow(/--until x: no such phase/);
+    expect(() => pick({ from: 'c', until: 'b' })).toThrow(
+      expect.objectContaining({ message: '--until b comes before --from c', exitCode: 64 }),
+    );
+    expect(() => pick({ only: 'b', until: 'c' })).toThrow(
+      expect.objectContaining({ message: '--only cannot be used with --until', exitCode: 64 }),
+    );
   });
 
   it('asks before acting and does nothing when the answer is no', async () => {

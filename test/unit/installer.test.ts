@@ -1,5 +1,7 @@
 // The pure parts of the boot artifact builds: module dependency closure, ldd parsing, disk layout.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { imageFormat } from '../../src/boot/server.js';
 import { moduleName, parseLdd, parseModulesDep, resolveModules } from '../../src/boot/installer.js';
 import { grubConfig, sfdiskScript } from '../../src/lab/os-image.js';
 
@@ -87,5 +89,21 @@ describe('lab image layout', () => {
     expect(cfg).toContain('linux /vmlinuz root=UUID=0b6c-uuid ro console=ttyS0,115200n8');
     expect(cfg).toContain('set timeout=1');
     expect(cfg).toContain('serial --unit=0 --speed=115200');
+  });
+});
+
+describe('image formats', () => {
+  it("reads a manifest image's format from its name, a URL's query aside", () => {
+    expect(imageFormat('https://images.example.test/debian.raw.gz')).toBe('gz');
+    expect(imageFormat('images/debian.raw.lzo')).toBe('lzo');
+    expect(imageFormat('https://images.example.test/debian.raw.lzo?sig=abc.gz')).toBe('lzo');
+    expect(imageFormat('https://images.example.test/debian.raw')).toBe('raw');
+    expect(imageFormat('debian.img')).toBe('raw');
+  });
+
+  it('unpacks every format the boot server can name, and only those', () => {
+    const init = readFileSync(new URL('../../pxe/installer/init', import.meta.url), 'utf8');
+    const cases = [...init.matchAll(/^(\w+)\) DECOMPRESS=/gm)].map((m) => m[1]);
+    expect(cases.sort()).toEqual(['gz', 'lzo', 'raw']);
   });
 });
