@@ -2,7 +2,8 @@
 // profile. The lab profile builds them (installer.ts, lab/os-image.ts); a custom profile names them.
 import { resolve, basename } from 'node:path';
 import type { Plan } from '../plan/index.js';
-import { imageFormat, type BootArtifacts, type ImageFormat } from './server.js';
+import { imageFormat, type ImageFormat } from '../manifest/index.js';
+import type { BootArtifacts } from './server.js';
 
 const isUrl = (s: string) => /^https?:\/\//.test(s);
 

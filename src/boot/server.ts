@@ -3,24 +3,12 @@
 // node's MACs (and, where DHCP reserved an address, to requests from that address).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { basename } from 'node:path';
-import { macHyphen, parseMac, type Mac } from '../manifest/index.js';
+import { macHyphen, parseMac, type ImageFormat, type Mac } from '../manifest/index.js';
 import type { NodePlan, Plan } from '../plan/index.js';
 import type { FileTree } from '../render/index.js';
 import { sendFile } from './http-file.js';
 import { describeState, isInstalled, type NodeState } from './node-state.js';
 import type { NodeStore } from './node-store.js';
-
-/**
- * How the installer unpacks an image as it streams it to the disk (pxe/installer/init): gzip,
- * lzop (busybox's, about three times cheaper to unpack than gzip, the lab's) or none.
- */
-export type ImageFormat = 'gz' | 'lzo' | 'raw';
-
-/** An image's format from its file name's extension: .gz, .lzo, anything else raw. */
-export function imageFormat(source: string): ImageFormat {
-  const path = source.replace(/[?#].*$/, '');
-  return /\.gz$/.test(path) ? 'gz' : /\.lzo$/.test(path) ? 'lzo' : 'raw';
-}
 
 export interface ImageArtifact {
   /** Local file served at /images/<basename>; absent when the manifest gives a URL. */

@@ -13,7 +13,7 @@ import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildInstaller, DEFAULT_CACHE_DIR, type Installer } from '../../src/boot/installer.js';
 import { buildLabImage } from '../../src/lab/os-image.js';
-import type { ImageFormat } from '../../src/boot/server.js';
+import type { ImageFormat } from '../../src/manifest/index.js';
 import { chooseAccel, machineArgs, type Accel } from '../../src/lab/accel.js';
 import { tempDir } from '../helpers/manifest.js';
 

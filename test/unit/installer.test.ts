@@ -1,7 +1,7 @@
 // The pure parts of the boot artifact builds: module dependency closure, ldd parsing, disk layout.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { imageFormat } from '../../src/boot/server.js';
+import { imageFormat } from '../../src/manifest/index.js';
 import { moduleName, parseLdd, parseModulesDep, resolveModules } from '../../src/boot/installer.js';
 import { grubConfig, sfdiskScript } from '../../src/lab/os-image.js';
 

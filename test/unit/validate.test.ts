@@ -1186,6 +1186,27 @@ describe('OS profile', () => {
     expect(installer.hint).toBe('give installer.kernel and installer.initrd (URLs or paths)');
   });
 
+  it('reports an image packed in a format the installer cannot unpack, at its source', () => {
+    const text = edit(
+      noBmc(lab),
+      'profile: lab-debian\n',
+      [
+        'profile: custom',
+        '  image:',
+        `    source: 'https://images.example.test/debian.raw.xz?sig=abc'`,
+        `    sha256: '${'0'.repeat(64)}'`,
+        "  installer: { kernel: 'https://images.example.test/vmlinuz', initrd: 'https://images.example.test/initrd.img' }",
+        '',
+      ].join('\n'),
+    );
+    const d = one(errorsOf(text), 'image-format');
+    expect(d.position.line).toBe(lineOf(text, 'debian.raw.xz'));
+    expect(formatPath(d.path)).toBe('os.image.source');
+    expect(d.message).toBe('the installer cannot unpack a .xz image: it would write it to the disk as it is');
+    expect(d.hint).toBe('give a raw disk image, or one compressed to .gz (gzip) or .lzo (lzop)');
+    expect(loadText(text.replace('debian.raw.xz', 'debian.raw.lzo'), FILE).ok).toBe(true);
+  });
+
   it('warns, without failing, when a custom profile authorises no SSH keys', () => {
     const text = edit(
       noBmc(lab),

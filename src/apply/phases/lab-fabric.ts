@@ -13,8 +13,10 @@ import type { Phase } from '../phase.js';
 
 interface Facts {
   readonly expected: number;
-  /** What is not running as it should: `<namespace>: missing` or the programs it lacks. */
-  readonly missing: readonly string[];
+  /** Namespaces that do not exist. */
+  readonly absent: readonly string[];
+  /** Namespaces without a program they should run: `<namespace>: no bgpd, sshd`. */
+  readonly incomplete: readonly string[];
 }
 
 export const labFabricPhase: Phase<RegionContext, Facts> = {
@@ -28,27 +30,24 @@ export const labFabricPhase: Phase<RegionContext, Facts> = {
     );
     // Namespaces alone are not a running lab: a run killed or failed half-way leaves them without
     // FRR or sshd, and the fabric phase after this one could not reach the switches.
-    const missing: string[] = [];
-    for (const d of devices) {
-      if (!present.has(d.namespace)) {
-        missing.push(`${d.namespace}: missing`);
-        continue;
-      }
+    const absent = devices.filter((d) => !present.has(d.namespace)).map((d) => d.namespace);
+    const incomplete: string[] = [];
+    for (const d of devices.filter((d) => present.has(d.namespace))) {
       const running = await namespacePrograms(execCommand, d.namespace);
       const lacks = ['bgpd', ...(d.role === 'transit' ? [] : ['sshd'])].filter((p) => !running.has(p));
-      if (lacks.length > 0) missing.push(`${d.namespace}: no ${lacks.join(', ')}`);
+      if (lacks.length > 0) incomplete.push(`${d.namespace}: no ${lacks.join(', ')}`);
     }
-    return { expected: devices.length, missing };
+    return { expected: devices.length, absent, incomplete };
   },
-  shouldRun: (f) => f.missing.length > 0,
+  shouldRun: (f) => f.absent.length + f.incomplete.length > 0,
   skipReason: (f) => `the fabric lab is up (${f.expected} namespaces, FRR in each, sshd per switch)`,
   actions: (f) => [
     {
       target: 'this host',
       text:
-        f.missing.length === f.expected && f.missing.every((m) => m.endsWith(': missing'))
+        f.absent.length === f.expected
           ? `start the fabric lab: ${f.expected} namespaces, FRR with the rendered frr.conf, sshd per switch`
-          : `start the fabric lab again (${f.missing.join('; ')}): what is left is cleared first`,
+          : `start the fabric lab again (${[...f.absent.map((n) => `${n}: missing`), ...f.incomplete].join('; ')}): what is left is cleared first`,
     },
   ],
   async run(ctx) {

@@ -1,4 +1,5 @@
 // Kubernetes and OS: an odd control plane, what the OS profile needs, and the files referenced.
+import { unsupportedImageExtension } from '../image.js';
 import type { Rule } from './context.js';
 
 const isUrl = (s: string): boolean => /^https?:\/\//.test(s);
@@ -49,6 +50,14 @@ export const osProfile: Rule = (ctx) => {
         'missing-image',
         'os.image is required with the custom profile',
         'give image.source (URL or path) and image.sha256, or use profile: lab-debian',
+      );
+    const ext = os.image && unsupportedImageExtension(os.image.source);
+    if (ext !== undefined)
+      ctx.error(
+        ['os', 'image', 'source'],
+        'image-format',
+        `the installer cannot unpack a ${ext} image: it would write it to the disk as it is`,
+        'give a raw disk image, or one compressed to .gz (gzip) or .lzo (lzop)',
       );
     if (os.installer === undefined)
       ctx.error(
