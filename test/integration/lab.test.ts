@@ -173,16 +173,20 @@ describe('lab: power-on to a Kubernetes cluster with the operator Ready', () => 
               '-o',
               'ConnectTimeout=10',
               `root@${address}`,
-              'hostname; findmnt -bno SIZE /',
+              'hostname; findmnt -bno SIZE /; cat /etc/timezone; cloud-init status',
             ],
             { reject: false },
           );
         const ok = await ssh(known);
         expect(ok.exitCode, String(ok.stderr)).toBe(0);
-        const [hostname, rootBytes] = String(ok.stdout).trim().split('\n');
+        const [hostname, rootBytes, timezone, status] = String(ok.stdout).trim().split('\n');
         expect(hostname).toBe(name);
-        // The 1 GiB image's root was grown to the node's 10 GiB disk on first boot.
+        // The image's 1.5 GiB root was grown to the node's 10 GiB disk on first boot.
         expect(Number(rootBytes)).toBeGreaterThan(8 * 1024 ** 3);
+        // The seed's timezone module ran (debootstrap writes Etc/UTC; cloud-init writes the seed's
+        // UTC) though the image has no config stage, and cloud-init counts its first boot as done.
+        expect(timezone).toBe('UTC');
+        expect(status).toBe('status: done');
         const wrong = join(state, `known_hosts.wrong.${name}`);
         writeFileSync(
           wrong,
