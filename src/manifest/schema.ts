@@ -165,7 +165,9 @@ const osSchema = z.strictObject({
     .strictObject({
       source: z
         .string()
-        .describe('URL or path of the raw disk image, optionally compressed: .gz (gzip) or .lzo (lzop).'),
+        .describe(
+          'URL or path of the raw disk image, optionally compressed: .gz (gzip), .zst (zstd) or .lzo (lzop).',
+        ),
       sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex digits'),
       rootPartition: z
         .number()

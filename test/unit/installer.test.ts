@@ -96,6 +96,8 @@ describe('image formats', () => {
   it("reads a manifest image's format from its name, a URL's query aside", () => {
     expect(imageFormat('https://images.example.test/debian.raw.gz')).toBe('gz');
     expect(imageFormat('images/debian.raw.lzo')).toBe('lzo');
+    expect(imageFormat('images/debian.raw.zst')).toBe('zst');
+    expect(imageFormat('https://images.example.test/debian.raw.zstd?sig=1')).toBe('zst');
     expect(imageFormat('https://images.example.test/debian.raw.lzo?sig=abc.gz')).toBe('lzo');
     expect(imageFormat('https://images.example.test/debian.raw')).toBe('raw');
     expect(imageFormat('debian.img')).toBe('raw');
@@ -104,6 +106,6 @@ describe('image formats', () => {
   it('unpacks every format the boot server can name, and only those', () => {
     const init = readFileSync(new URL('../../pxe/installer/init', import.meta.url), 'utf8');
     const cases = [...init.matchAll(/^(\w+)\) DECOMPRESS=/gm)].map((m) => m[1]);
-    expect(cases.sort()).toEqual(['gz', 'lzo', 'raw']);
+    expect(cases.sort()).toEqual(['gz', 'lzo', 'raw', 'zst']);
   });
 });

@@ -1203,8 +1203,9 @@ describe('OS profile', () => {
     expect(d.position.line).toBe(lineOf(text, 'debian.raw.xz'));
     expect(formatPath(d.path)).toBe('os.image.source');
     expect(d.message).toBe('the installer cannot unpack a .xz image: it would write it to the disk as it is');
-    expect(d.hint).toBe('give a raw disk image, or one compressed to .gz (gzip) or .lzo (lzop)');
-    expect(loadText(text.replace('debian.raw.xz', 'debian.raw.lzo'), FILE).ok).toBe(true);
+    expect(d.hint).toBe('give a raw disk image, or one compressed to .gz (gzip), .zst (zstd) or .lzo (lzop)');
+    for (const ok of ['debian.raw.lzo', 'debian.raw.zst', 'debian.raw.gz'])
+      expect(loadText(text.replace('debian.raw.xz', ok), FILE).ok).toBe(true);
   });
 
   it('warns, without failing, when a custom profile authorises no SSH keys', () => {

@@ -57,7 +57,7 @@ export const osProfile: Rule = (ctx) => {
         ['os', 'image', 'source'],
         'image-format',
         `the installer cannot unpack a ${ext} image: it would write it to the disk as it is`,
-        'give a raw disk image, or one compressed to .gz (gzip) or .lzo (lzop)',
+        'give a raw disk image, or one compressed to .gz (gzip), .zst (zstd) or .lzo (lzop)',
       );
     if (os.installer === undefined)
       ctx.error(
