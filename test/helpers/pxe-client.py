@@ -5,7 +5,7 @@
 
 IFACE already holds CIADDR, the address the site's own DHCP server leased it. ARCH is the client
 system type (option 93): 0 for BIOS, 7 for x86-64 UEFI; USERCLASS "iPXE" makes it iPXE's second
-round. As the firmware does:
+round (and asks for option 175, iPXE's own). As the firmware does:
   1. broadcast a DHCPDISCOVER (options 60, 93, 94, 97, the PXE parameter list, 77 if USERCLASS),
      resent each second for up to 8 s, and take the first DHCPOFFER;
   2. if that offer names no boot file, ask the boot server on port 4011 with a DHCPREQUEST: the
@@ -42,6 +42,7 @@ def packet(kind, mac, xid, arch, user_class, ciaddr="0.0.0.0", boot_item=None):
     ]
     if user_class:
         opts.append((77, user_class.encode()))
+        opts[6] = (55, opts[6][1] + bytes([175]))  # iPXE asks for its own options too
     if boot_item is not None:
         # PXE boot item (option 43, sub-option 71): the menu item's type, layer 0.
         opts.append((43, bytes([71, 4]) + struct.pack("!HH", boot_item, 0) + b"\xff"))
@@ -66,6 +67,7 @@ def parse(data):
     opts = tlv(data[240:]) if data[236:240] == MAGIC else {}
     pxe = tlv(opts.get(43, b""))
     text = lambda b: b.split(b"\0", 1)[0].decode("latin-1")
+    ipxe = tlv(opts.get(175, b""))
     menu = pxe.get(9, b"")
     servers = pxe.get(8, b"")
     return {
@@ -74,9 +76,12 @@ def parse(data):
         "yiaddr": socket.inet_ntoa(yiaddr),
         "siaddr": socket.inet_ntoa(siaddr),
         "sname": text(sname),
-        "file": text(file),
+        # The boot file: the header's file field, or option 67 when the server sent it there.
+        "file": text(file) or (opts[67].decode("latin-1").rstrip("\0") if 67 in opts else ""),
         "serverId": socket.inet_ntoa(opts[54]) if 54 in opts else None,
         "vendorClass": opts[60].decode("latin-1") if 60 in opts else None,
+        # iPXE's no-pxedhcp (option 175, sub-option 176): do not wait for a ProxyDHCP offer.
+        "noPxeDhcp": ipxe.get(176, b"\0") != b"\0",
         # The first menu item and the first boot server of that type (PXE 2.1, tables 2-1 and 2-2).
         "menu": {"type": struct.unpack("!H", menu[:2])[0], "text": menu[3:3 + menu[2]].decode("latin-1")}
         if len(menu) >= 3 else None,

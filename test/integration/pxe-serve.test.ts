@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootRuntime } from '../../src/boot/index.js';
 import { civostack } from '../helpers/cli.js';
-import { tempDir } from '../helpers/manifest.js';
+import { REPO, tempDir } from '../helpers/manifest.js';
 import { inNs } from '../helpers/netns.js';
 import { customOsManifest, pxeServe } from '../helpers/pxe-serve.js';
 
@@ -24,6 +24,22 @@ async function udhcpc(): Promise<{ ok: boolean; output: string }> {
     { reject: false },
   );
   return { ok: r.exitCode === 0, output: `${String(r.stdout)}${String(r.stderr)}` };
+}
+
+/** The DHCPOFFER a PXE client (test/helpers/pxe-client.py) with r01-n02's second NIC gets. */
+async function pxeOffer(arch: number, userClass?: string) {
+  const r = await inNs(CLI, 'python3', [
+    join(REPO, 'test/helpers/pxe-client.py'),
+    'vc',
+    '52:54:00:bb:00:02',
+    String(arch),
+    '0.0.0.0',
+    ...(userClass ? [userClass] : []),
+  ]);
+  const { offer } = JSON.parse(String(r.stdout)) as {
+    offer: { message: string; yiaddr: string; file: string; noPxeDhcp: boolean };
+  };
+  return offer;
 }
 
 describe('civostack pxe serve (real dnsmasq, network namespaces)', () => {
@@ -96,6 +112,19 @@ describe('civostack pxe serve (real dnsmasq, network namespaces)', () => {
       );
       expect(stranger.exitCode).not.toBe(0);
       await inNs(CLI, 'ip', ['addr', 'flush', 'dev', 'vc']);
+
+      // Firmware PXE gets iPXE by TFTP; iPXE gets its script URL and is told not to wait for a
+      // ProxyDHCP offer (175.176), which in full-DHCP mode never comes.
+      const firmware = await pxeOffer(0);
+      expect(firmware).toMatchObject({ message: 'OFFER', yiaddr: '10.100.0.11', file: 'undionly.kpxe' });
+      expect(firmware.noPxeDhcp).toBe(false);
+      const ipxe = await pxeOffer(0, 'iPXE');
+      expect(ipxe).toMatchObject({
+        message: 'OFFER',
+        yiaddr: '10.100.0.11',
+        file: 'http://10.100.0.5:8080/ipxe/boot.ipxe',
+      });
+      expect(ipxe.noPxeDhcp).toBe(true);
     } finally {
       proc.kill('SIGTERM');
     }
