@@ -2,7 +2,7 @@
 // OVMF, zstd-compressed for the installer to stream onto a node's disk (README "Boot artifacts").
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { cachedArtifact, inCache, recipeKey } from '../boot/artifact-cache.js';
@@ -31,10 +31,12 @@ const SECURITY_MIRROR = 'http://deb.debian.org/debian-security';
 
 /** Everything that decides the image's content; hashed into the cache key. Bump `version` for code changes. */
 const RECIPE = {
-  version: 7,
+  version: 8,
   suite: SUITE,
   // How the installer gets it (see build's compression step).
   compression: 'zst' as const,
+  // zstd's level and window (see build's compression step).
+  zstdArgs: ['-9', '--long=27'],
   // What the installer writes, zeros included: small, and grown to the node's disk on first boot
   // (cloud-init growpart + resizefs), so a node's root still fills its disk.
   diskBytes: 1536 * MiB,
@@ -126,9 +128,49 @@ const RECIPE = {
     'fs/nfs',
     'fs/nfsd',
     'net/sunrpc',
+    // What udev found on QEMU's machine and loaded at every boot, none of it used by a lab node,
+    // each a module load (relocations, symbols) under emulation on the way to cloud-init: KVM (the
+    // emulated CPU advertises SVM), the floppy controller's probe, the PS/2 mouse, the PC speaker,
+    // cpufreq and the PIIX4 SMBus.
+    'arch/x86/kvm',
+    'drivers/block/floppy.ko*',
+    'drivers/input/mouse',
+    'drivers/input/misc',
+    'drivers/input/serio/serio_raw.ko*',
+    'drivers/cpufreq',
+    'drivers/i2c/busses',
+  ],
+  /**
+   * Units of a stock Debian boot a lab node never needs, each a program started beside cloud-init
+   * on the one emulated CPU: binfmt_misc, e2scrub's leftover-snapshot cleanup (no LVM), and the
+   * modules systemd loads by name for device-mapper, EFI pstore, FUSE and loop devices.
+   */
+  maskedUnits: [
+    'systemd-binfmt.service',
+    'proc-sys-fs-binfmt_misc.automount',
+    'e2scrub_reap.service',
+    'modprobe@dm_mod.service',
+    'modprobe@efi_pstore.service',
+    'modprobe@fuse.service',
+    'modprobe@loop.service',
+  ],
+  /**
+   * systemd generators (each a program run before any unit starts, on every boot) for what a lab
+   * node has none of: encrypted, integrity or verity volumes, hibernation, offline updates, GPT
+   * auto-mounts (its fstab names every mount). Masked as systemd documents: a link to /dev/null in
+   * /etc/systemd/system-generators.
+   */
+  maskedGenerators: [
+    'systemd-cryptsetup-generator',
+    'systemd-integritysetup-generator',
+    'systemd-veritysetup-generator',
+    'systemd-hibernate-resume-generator',
+    'systemd-system-update-generator',
+    'systemd-gpt-auto-generator',
   ],
   kernelCmdline: 'ro console=tty0 console=ttyS0,115200n8',
-  grubTimeout: 1,
+  // No menu wait: nobody is at a lab machine's console to pick an entry.
+  grubTimeout: 0,
 } as const;
 
 /** sfdisk script for the recipe's partition table. */
@@ -200,13 +242,19 @@ path-include /usr/share/locale/locale.alias
 path-exclude /usr/share/lintian/*
 `;
 
+/** dpkg path-exclude rules for kernel module folders (their whole tree) or module files (`*.ko*`). */
+export function moduleExcludes(paths: readonly string[]): string {
+  return paths
+    .map((d) => (d.includes('.ko') ? d : `${d}/*`))
+    .flatMap((d) => [
+      `path-exclude /lib/modules/*/kernel/${d}`,
+      `path-exclude /usr/lib/modules/*/kernel/${d}`,
+    ])
+    .join('\n');
+}
+
 /** dpkg never unpacks the module trees the lab does not load: they neither fill the disk nor the initramfs. */
-const NOMODULES = RECIPE.unusedModules
-  .flatMap((d) => [
-    `path-exclude /lib/modules/*/kernel/${d}/*`,
-    `path-exclude /usr/lib/modules/*/kernel/${d}/*`,
-  ])
-  .join('\n');
+const NOMODULES = moduleExcludes(RECIPE.unusedModules);
 
 const APT_CONF = `APT::Install-Recommends "false";
 APT::Install-Suggests "false";
@@ -355,7 +403,15 @@ async function build(
     // CPU from cloud-init, on the way to the SSH login everything after waits for.
     await chroot(['systemctl', 'disable', 'keepalived.service', 'containerd.service']);
     // The config stage has no modules (CLOUD_CFG): masked, it is not a Python start on every boot.
-    await chroot(['systemctl', 'mask', 'cloud-config.service']);
+    await chroot(['systemctl', 'mask', 'cloud-config.service', ...RECIPE.maskedUnits]);
+    await mkdir(join(mnt, 'etc/systemd/system-generators'), { recursive: true });
+    for (const g of RECIPE.maskedGenerators)
+      await symlink('/dev/null', join(mnt, 'etc/systemd/system-generators', g));
+    // cloud-init imports jsonschema in every stage (cloudinit.config.schema, from its main) to check
+    // the seed it was given: 2.6 s of each stage under emulation. civostack's seeds are checked with
+    // this cloud-init's own schema before they are served (test/integration/render.test.ts), and
+    // without jsonschema cloud-init skips the check (a debug line), so the image goes without it.
+    await chroot(['sh', '-c', 'rm -rf /usr/lib/python3/dist-packages/jsonschema']);
     // ifupdown runs every hook in /etc/network/if-*.d for each interface it brings up (two NICs, the
     // bond, the VLAN): ethtool's act on ethtool-* options, which cloud-init never writes, and
     // systemd-resolved's on a resolver the image does not have. Deleted (dpkg keeps them deleted on
@@ -387,10 +443,13 @@ async function build(
   log('lab OS image: compressing (zstd)');
   const file = `lab-os.raw.${RECIPE.compression}`;
   const packed = join(tmp, file);
-  // zstd -3: measured on one emulated vCPU streaming this image, a third fewer bytes than lzop
-  // (272 against 387 MB) to fetch, split and hash, and unpacked as fast (23 against 25 s): with
-  // several nodes sharing the host's cores, the install is that CPU. (gzip unpacks four times slower.)
-  await run('zstd', ['-q', '-3', '-T0', '-o', packed, raw]);
+  // zstd: measured on one emulated vCPU streaming this image, a third fewer bytes than lzop (272
+  // against 387 MB) to fetch, split and hash, and unpacked as fast (23 against 25 s): with several
+  // nodes sharing the host's cores, the install is that CPU. (gzip unpacks four times slower.)
+  // -9 with a 128 MiB window (--long=27, which the installer's zstd -d --long=31 accepts): 197 MiB
+  // against -3's 262 and -15's 233, packed in 19 s on two cores, unpacked as fast.
+  // A node's zstd needs the window's 128 MiB of memory while it unpacks.
+  await run('zstd', ['-q', ...RECIPE.zstdArgs, '-T0', '-o', packed, raw]);
   const size = (await stat(raw)).size;
   await rm(raw);
   const sha256 = await sha256File(packed);

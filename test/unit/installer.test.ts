@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { imageFormat } from '../../src/manifest/index.js';
 import { moduleName, parseLdd, parseModulesDep, resolveModules } from '../../src/boot/installer.js';
-import { grubConfig, sfdiskScript } from '../../src/lab/os-image.js';
+import { grubConfig, moduleExcludes, sfdiskScript } from '../../src/lab/os-image.js';
 
 const DEP = `kernel/fs/ext4/ext4.ko: kernel/fs/mbcache.ko kernel/fs/jbd2/jbd2.ko kernel/lib/crc16.ko
 kernel/fs/mbcache.ko:
@@ -89,6 +89,17 @@ describe('lab image layout', () => {
     expect(cfg).toContain('linux /vmlinuz root=UUID=0b6c-uuid ro console=ttyS0,115200n8');
     expect(cfg).toContain('set timeout=1');
     expect(cfg).toContain('serial --unit=0 --speed=115200');
+  });
+});
+
+describe('lab image module exclusions', () => {
+  it('excludes a folder by its whole tree and a single module by its file name', () => {
+    expect(moduleExcludes(['arch/x86/kvm', 'drivers/block/floppy.ko*']).split('\n')).toEqual([
+      'path-exclude /lib/modules/*/kernel/arch/x86/kvm/*',
+      'path-exclude /usr/lib/modules/*/kernel/arch/x86/kvm/*',
+      'path-exclude /lib/modules/*/kernel/drivers/block/floppy.ko*',
+      'path-exclude /usr/lib/modules/*/kernel/drivers/block/floppy.ko*',
+    ]);
   });
 });
 
