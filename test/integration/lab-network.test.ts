@@ -1,6 +1,7 @@
 // The lab network with real parts: a namespace built from the lab plan, real dnsmasq (DHCP + TFTP) and
 // an HTTP server inside it, and QEMU VMs (TCG) PXE-booting over it, BIOS through iPXE's NIC ROM and UEFI
-// through OVMF's own PXE → TFTP ipxe.efi → iPXE → HTTP. Needs root (namespaces, taps).
+// through OVMF's own PXE → TFTP ipxe.efi → iPXE → HTTP, and radvd answering router solicitations on the
+// bridge. Needs root (namespaces, taps).
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +17,11 @@ import {
   type LabNetwork,
 } from '../../src/lab/netns.js';
 import { startVm, stopVm, tailSerial, vmFiles, vmRunning } from '../../src/lab/qemu.js';
+import {
+  ensureRouterAdverts,
+  routerAdvertPaths,
+  routerAdvertsRunning,
+} from '../../src/lab/router-adverts.js';
 import { loadRegion } from '../../src/manifest/index.js';
 import { planRegion, type NodePlan, type Plan } from '../../src/plan/index.js';
 import { LAB, tempDir } from '../helpers/manifest.js';
@@ -184,6 +190,56 @@ describe.skipIf(!isRoot || !haveTools)('lab network (namespaces, dnsmasq, QEMU)'
     await createLabNetwork(net);
   });
 
+  it('answers IPv6 router solicitations on the bridge (radvd): no prefix, no default route', async () => {
+    const state = { path: stateDir };
+    await ensureRouterAdverts(net, state);
+    expect(routerAdvertsRunning(state)).toBe(true);
+    const pid = readFileSync(routerAdvertPaths(state).pidfile, 'utf8');
+    await ensureRouterAdverts(net, state); // running: left alone
+    expect(readFileSync(routerAdvertPaths(state).pidfile, 'utf8')).toBe(pid);
+
+    // A host on the bridge: its kernel solicits a router when its link comes up.
+    const client = `civo-tra-${process.pid}`;
+    const port = `tra${process.pid % 100000}`;
+    const inClient = (...a: string[]) => execa('ip', ['netns', 'exec', client, ...a]);
+    await execa('ip', ['netns', 'add', client]);
+    try {
+      await execa('ip', ['link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', client]);
+      await execa('ip', ['link', 'set', port, 'netns', net.namespace]);
+      await ns(net, 'ip', 'link', 'set', port, 'master', net.bridge.name, 'up');
+      if (net.bridge.vlanFiltering)
+        await ns(
+          net,
+          'bridge',
+          'vlan',
+          'add',
+          'vid',
+          String(net.bridge.pvid),
+          'dev',
+          port,
+          'pvid',
+          'untagged',
+        );
+      await inClient('ip', 'link', 'set', 'eth0', 'up');
+      const received = async () =>
+        Number(
+          /Icmp6InRouterAdvertisements\s+(\d+)/.exec(
+            String((await inClient('cat', '/proc/net/snmp6')).stdout),
+          )?.[1],
+        );
+      const start = Date.now();
+      while ((await received()) < 1 && Date.now() - start < 20_000) await sleep(250);
+      expect(await received()).toBeGreaterThanOrEqual(1);
+      // Nobody's router and no prefix: the host took neither a route nor an address from it.
+      expect(String((await inClient('ip', '-6', 'route', 'show', 'default')).stdout)).toBe('');
+      expect(
+        String((await inClient('ip', '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'global')).stdout),
+      ).toBe('');
+    } finally {
+      await execa('ip', ['netns', 'del', client], { reject: false });
+    }
+  });
+
   it(
     'PXE-boots a BIOS VM (iPXE ROM → HTTP) and a UEFI VM (OVMF PXE → TFTP ipxe.efi → iPXE → HTTP)',
     { timeout: 200_000 },
@@ -303,6 +359,7 @@ describe.skipIf(!isRoot || !haveTools)('lab network (namespaces, dnsmasq, QEMU)'
       expect(r.exitCode, `${tap.name} still exists in the host`).not.toBe(0);
     }
     for (const pid of pids) expect(vmRunning(pid)).toBe(false);
+    expect(routerAdvertsRunning({ path: stateDir }), 'radvd left running').toBe(false);
     // Destroying again is harmless.
     await destroyLabNetwork(net, execCommand, { graceMs: 100 });
   });

@@ -169,6 +169,8 @@ describe('render specifics', () => {
     const node = plan.nodes[0]!;
     const script = tree.get(`boot/ipxe/${node.nics[0]!.mac.replaceAll(':', '-')}.ipxe`)!.content;
     expect(script.startsWith('#!ipxe\n')).toBe(true);
+    // The NIC the script came through keeps its lease; any other NIC gets DHCP of its own.
+    expect(script).toContain('iseq ${netX/mac} ${net0/mac} && isset ${net0/ip} && goto up0 ||');
     expect(script).toContain('dhcp net0 || goto nic1');
     expect(script).toContain('dhcp net1 || goto nic2');
     expect(script).toContain('sanboot --no-describe --drive 0x80');

@@ -1,8 +1,10 @@
 // The lab's rack network: a namespace with the bridge, one tap per NIC (and where the kernel has
-// them, a switch-side bond per node and the node VLAN), and this host's link into it.
+// them, a switch-side bond per node and the node VLAN), this host's link into it, and IPv6 router
+// advertisements on the bridge (src/lab/router-adverts.ts).
 import { execa } from 'execa';
 import { createLabNetwork, labNetwork } from '../../lab/index.js';
 import { ensureHostLink, hostLink, labNet, namespaceExists } from '../../lab/lab.js';
+import { ensureRouterAdverts, routerAdvertsRunning } from '../../lab/router-adverts.js';
 import type { RegionContext } from '../context.js';
 import type { Phase } from '../phase.js';
 
@@ -10,6 +12,7 @@ interface Facts {
   readonly namespace: string;
   readonly hasNamespace: boolean;
   readonly hasHostLink: boolean;
+  readonly hasRouterAdverts: boolean;
 }
 
 export const labNetworkPhase: Phase<RegionContext, Facts> = {
@@ -23,10 +26,11 @@ export const labNetworkPhase: Phase<RegionContext, Facts> = {
       namespace,
       hasNamespace: await namespaceExists(namespace),
       hasHostLink: (await execa('ip', ['link', 'show', link.name], { reject: false })).exitCode === 0,
+      hasRouterAdverts: routerAdvertsRunning(ctx.state),
     };
   },
-  shouldRun: (f) => !f.hasNamespace || !f.hasHostLink,
-  skipReason: (f) => `network namespace ${f.namespace} and the host link are up`,
+  shouldRun: (f) => !f.hasNamespace || !f.hasHostLink || !f.hasRouterAdverts,
+  skipReason: (f) => `network namespace ${f.namespace}, the host link and its router advertisements are up`,
   actions(f, ctx) {
     const plan = ctx.prepared().plan;
     const net = labNetwork(plan, plan.region.name);
@@ -41,6 +45,14 @@ export const labNetworkPhase: Phase<RegionContext, Facts> = {
             },
           ]),
       { target: 'this host', text: `host link ${link.name} ${link.address} into ${net.namespace}` },
+      ...(f.hasRouterAdverts
+        ? []
+        : [
+            {
+              target: 'this host',
+              text: `IPv6 router advertisements (radvd) on ${net.bridge.name}, no prefix, no default route`,
+            },
+          ]),
     ];
   },
   async run(ctx) {
@@ -52,5 +64,6 @@ export const labNetworkPhase: Phase<RegionContext, Facts> = {
     await ensureHostLink(plan, net, (message) =>
       ctx.emit({ kind: 'warning', code: 'lab.step', phase: 'lab-network', message }),
     );
+    await ensureRouterAdverts(net, ctx.state);
   },
 };
