@@ -125,7 +125,8 @@ export function regionUp(o: RegionUpOptions): Promise<RunResult> {
     now,
     ...(o.diagnose ? { diagnose: o.diagnose } : {}),
     ...(o.notices ? { notices: o.notices } : {}),
-    pollMs: o.pollMs ?? { states: 2000, ssh: 5000, power: 30_000 },
+    // ssh: a check on the connection kept open to the node (src/apply/phases/ssh-ready.ts) is cheap.
+    pollMs: o.pollMs ?? { states: 2000, ssh: 2000, power: 30_000 },
     ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
     ...(o.kubeArtifacts ? { kubeArtifacts: o.kubeArtifacts } : {}),
     ...(o.operatorImage ? { operatorImage: o.operatorImage } : {}),
