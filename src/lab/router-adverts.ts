@@ -5,11 +5,13 @@
 // the reboot after the install). The advertisement says "no default router" (lifetime 0) and
 // carries no prefix, so no node takes an IPv6 address or route from it; it only ends the wait.
 // radvd runs in the namespace, so `lab down` stops it with every other process there.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { sleep } from '../boot/supervise.js';
+import { writeFileAtomic } from '../state/atomic.js';
 import type { StateDir } from '../state/index.js';
-import { LabError } from './lab.js';
+import { LabError, labPaths } from './lab.js';
 import type { LabNetwork } from './netns.js';
 import { readPid, vmRunning } from './qemu.js';
 
@@ -22,7 +24,7 @@ export interface RouterAdvertPaths {
 }
 
 export function routerAdvertPaths(state: StateDir): RouterAdvertPaths {
-  const dir = join(state.path, 'lab');
+  const { dir } = labPaths(state);
   return {
     config: join(dir, 'radvd.conf'),
     pidfile: join(dir, 'radvd.pid'),
@@ -65,8 +67,8 @@ export async function ensureRouterAdverts(net: LabNetwork, state: StateDir): Pro
       'install it: apt-get install radvd (bash .ci/setup does)',
     );
   const paths = routerAdvertPaths(state);
-  mkdirSync(join(state.path, 'lab'), { recursive: true });
-  writeFileSync(paths.config, radvdConfig(net.bridge.name));
+  mkdirSync(labPaths(state).dir, { recursive: true });
+  writeFileAtomic(paths.config, radvdConfig(net.bridge.name));
   // radvd advertises only where IPv6 forwarding is on: the namespace routes, as the ToR does.
   await execa('ip', ['netns', 'exec', net.namespace, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
   // radvd forks into the background once its socket is set up; the daemon stays in the namespace.
@@ -88,8 +90,7 @@ export async function ensureRouterAdverts(net: LabNetwork, state: StateDir): Pro
     ],
     { reject: false },
   );
-  for (let i = 0; i < 50 && !routerAdvertsRunning(state); i++)
-    await new Promise((res) => setTimeout(res, 100));
+  for (let i = 0; i < 50 && !routerAdvertsRunning(state); i++) await sleep(100);
   if (!routerAdvertsRunning(state)) {
     const log = existsSync(paths.log)
       ? readFileSync(paths.log, 'utf8').split('\n').slice(-10).join('\n')
