@@ -223,17 +223,24 @@ func createNode(t *testing.T, ctx context.Context, c client.Client, name string,
 		edit(node)
 	}
 	must(t, c.Create(ctx, node))
-	node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready, Reason: reason, Message: message,
-		LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
-	must(t, c.Status().Update(ctx, node))
+	postReady(t, ctx, c, node, ready, reason, message)
 }
 
 func setReady(t *testing.T, ctx context.Context, c client.Client, name string, ready corev1.ConditionStatus) {
 	t.Helper()
-	node := getNode(t, ctx, c, name)
-	node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready, Reason: "KubeletReady",
-		Message: "kubelet is posting ready status", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
-	must(t, c.Status().Update(ctx, node))
+	postReady(t, ctx, c, getNode(t, ctx, c, name), ready, "KubeletReady", "kubelet is posting ready status")
+}
+
+// postReady sets the node's Ready condition as a kubelet does, by a patch of its status: the
+// operator may label the node between this test's read and its write, and an update carrying the
+// read's resourceVersion would then be refused with a conflict.
+func postReady(t *testing.T, ctx context.Context, c client.Client, node *corev1.Node, ready corev1.ConditionStatus,
+	reason, message string) {
+	t.Helper()
+	base := node.DeepCopy()
+	node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready, Reason: reason, Message: message,
+		LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+	must(t, c.Status().Patch(ctx, node, client.MergeFrom(base)))
 }
 
 func getNode(t *testing.T, ctx context.Context, c client.Client, name string) *corev1.Node {
