@@ -8,8 +8,11 @@ export interface ExecOptions {
   readonly sudo?: boolean;
   /** Secret values replaced by `***` wherever the command, its input or its output is logged. */
   readonly redact?: readonly string[];
-  /** Bytes written to the command's stdin, then closed. Secrets go here, never into argv. */
-  readonly input?: string | Uint8Array;
+  /**
+   * Bytes written to the command's stdin, then closed: one piece, or pieces written in order (a
+   * header before a large file, with no copy of the file). Secrets go here, never into argv.
+   */
+  readonly input?: string | Uint8Array | readonly (string | Uint8Array)[];
   readonly signal?: AbortSignal;
   /** Resolve with a non-zero code instead of rejecting with a RemoteCommandError. */
   readonly allowFailure?: boolean;
@@ -81,6 +84,17 @@ export function redact(text: string, secrets: readonly string[] | undefined): st
 /** The argv actually run: wrapped in `sudo -n --` when root is wanted and the login is not root. */
 export function withSudo(argv: readonly string[], sudo: boolean | undefined, loginIsRoot: boolean): string[] {
   return sudo && !loginIsRoot ? ['sudo', '-n', '--', ...argv] : [...argv];
+}
+
+/** Writes `input` to a command's stdin in order, then ends it. */
+export function writeInput(
+  stdin: { write(chunk: string | Uint8Array): unknown; end(chunk?: string | Uint8Array): unknown },
+  input: ExecOptions['input'],
+): void {
+  const pieces =
+    input === undefined ? [] : typeof input === 'string' || input instanceof Uint8Array ? [input] : input;
+  for (const piece of pieces) stdin.write(piece);
+  stdin.end();
 }
 
 export async function sourceBytes(source: UploadSource): Promise<Buffer> {

@@ -2,7 +2,7 @@
 // the same exec/upload contract as a node over SSH, run with `ip netns exec` when a namespace is given.
 import { spawn } from 'node:child_process';
 import type { ExecOptions, ExecResult, Host, UploadOptions, UploadResult, UploadSource } from './host.js';
-import { shellQuote, withSudo } from './host.js';
+import { shellQuote, withSudo, writeInput } from './host.js';
 import { loggedExec, type HostLog } from './log.js';
 import { uploadByExec } from './upload.js';
 
@@ -60,6 +60,6 @@ function run(argv: readonly string[], options: ExecOptions): Promise<ExecResult>
         stderr: `${Buffer.concat(err).toString()}${signal ? `killed by ${signal}\n` : ''}`,
       });
     });
-    child.stdin.end(options.input ?? '');
+    writeInput(child.stdin, options.input);
   });
 }

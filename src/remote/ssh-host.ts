@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import ssh2 from 'ssh2';
 import type { ExecOptions, ExecResult, Host, UploadOptions, UploadResult, UploadSource } from './host.js';
-import { shellQuote, withSudo } from './host.js';
+import { shellQuote, withSudo, writeInput } from './host.js';
 import { fingerprint, HostKeyChanged, keyType, pinnedKeys } from './host-key.js';
 import { loggedExec, type HostLog } from './log.js';
 import { uploadByExec } from './upload.js';
@@ -115,8 +115,7 @@ export class SshHost implements Host {
               stderr: signalName ? `${stderr}killed by SIG${signalName}\n` : stderr,
             });
           });
-          if (options.input !== undefined) stream.end(options.input);
-          else stream.end();
+          writeInput(stream, options.input);
         });
       });
     } finally {

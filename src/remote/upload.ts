@@ -1,6 +1,8 @@
 // Uploading over any Host's exec: one probe (mode + sha256 of what is there), then, only when it
 // differs, the bytes on stdin into a temp file beside the target, checked, chmod'ed and renamed
-// over it, so a reader sees the old file or the new one, never half of one.
+// over it, so a reader sees the old file or the new one, never half of one. The expected sha256 is
+// stdin's first line, not an argument: a node's process list shows argv, and a short secret's hash
+// there could be checked against guesses.
 import type { ExecOptions, ExecResult, Host, UploadOptions, UploadResult, UploadSource } from './host.js';
 import { sha256, sourceBytes } from './host.js';
 
@@ -8,13 +10,14 @@ const PROBE = 'if [ -f "$1" ]; then stat -c %a -- "$1" && sha256sum < "$1"; fi';
 
 const WRITE = [
   'set -eu',
-  'p=$1; d=$(dirname -- "$p"); mkdir -p -- "$d"',
+  'p=$1; IFS= read -r want',
+  'd=$(dirname -- "$p"); mkdir -p -- "$d"',
   't=$(mktemp "$d/.civostack-upload.XXXXXX")',
   'trap \'rm -f -- "$t"\' EXIT',
   'cat > "$t"',
   'got=$(sha256sum < "$t"); got=${got%% *}',
-  '[ "$got" = "$2" ] || { echo "sha256 mismatch after transfer: got $got, sent $2" >&2; exit 3; }',
-  'chmod "$3" "$t"',
+  '[ "$got" = "$want" ] || { echo "sha256 mismatch after transfer: got $got, sent $want" >&2; exit 3; }',
+  'chmod "$2" "$t"',
   'sync -- "$t" 2>/dev/null || true',
   'mv -f -- "$t" "$p"',
   'trap - EXIT',
@@ -73,9 +76,9 @@ export async function uploadByExec(
   const bytes = await sourceBytes(source);
   const sum = sha256(bytes);
   return transfer(host, { path, sha256: sum, bytes: bytes.length }, options, (common, mode) =>
-    host.exec(['sh', '-c', WRITE, 'sh', path, sum, mode], {
+    host.exec(['sh', '-c', WRITE, 'sh', path, mode], {
       ...common,
-      input: bytes,
+      input: [`${sum}\n`, bytes],
       logAs: `upload ${path} (${bytes.length} bytes, sha256 ${sum.slice(0, 12)}…, mode ${mode})`,
     }),
   );

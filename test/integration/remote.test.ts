@@ -3,7 +3,7 @@
 // arrives intact, the shared limit holds on the servers' side, a changed host key is refused by
 // name, an unchanged upload is not rewritten, one dead host never hides the others.
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -22,8 +22,10 @@ import {
   pull,
   RemoteCommandError,
   SshHost,
+  type ExecOptions,
   type HostOutcome,
 } from '../../src/remote/index.js';
+import { uploadByExec } from '../../src/remote/upload.js';
 import { tempDir } from '../helpers/manifest.js';
 
 const PREFIX = 'cvrm-t';
@@ -137,6 +139,39 @@ describe('remote hosts over SSH (real sshd per namespace)', () => {
     expect(after.ino).not.toBe(before.ino); // renamed over, not rewritten in place
     expect(readFileSync(onDisk, 'utf8')).toBe('cluster: two\n');
     expect(after.mode & 0o777).toBe(0o640);
+  });
+
+  it('keeps the expected sha256 off the command line and refuses bytes that do not match it', async () => {
+    const h0 = fleet.hosts[1] as FleetHost;
+    const h = host(h0);
+    const secret = 'token: abcdef.0123456789abcdef\n';
+    const sum = createHash('sha256').update(secret).digest('hex');
+    const argvs: string[][] = [];
+    let forge = false;
+    const spy = {
+      name: h.name,
+      exec: (argv: readonly string[], o: ExecOptions = {}) => {
+        argvs.push([...argv]);
+        const pieces = o.input as readonly (string | Uint8Array)[] | undefined;
+        // A transfer damaged on the way: the header as sent, other bytes after it.
+        const input = forge && Array.isArray(pieces) ? [pieces[0] ?? '', 'token: forged\n'] : o.input;
+        return h.exec(argv, { ...o, ...(input !== undefined && { input }) });
+      },
+    };
+    const up = await uploadByExec(spy, '/srv/secrets/token', secret, { mode: 0o600 });
+    forge = true;
+    const forged = await uploadByExec(spy, '/srv/secrets/forged', secret, { mode: 0o600 }).catch(
+      (e: unknown) => e,
+    );
+    await h.close();
+
+    expect(up.status).toBe('written');
+    expect(readFileSync(join(h0.srv, 'secrets/token'), 'utf8')).toBe(secret);
+    expect(argvs.length).toBeGreaterThanOrEqual(4); // probe + write, twice
+    expect(argvs.flat().join('\n')).not.toContain(sum);
+    expect(forged).toBeInstanceOf(RemoteCommandError);
+    expect((forged as Error).message).toContain('sha256 mismatch after transfer');
+    expect(readdirSync(join(h0.srv, 'secrets'))).toEqual(['token']); // no forged file, no temp file
   });
 
   it('reports a host whose sshd is down by name, with its error, and finishes the others', async () => {
