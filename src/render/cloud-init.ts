@@ -13,6 +13,10 @@ export function userData(plan: Plan, node: NodePlan, authorizedKeys: readonly st
     fqdn: node.fqdn,
     prefer_fqdn_over_hostname: false,
     manage_etc_hosts: true,
+    // Only root, which exists and is left as it is (not locked): no distribution default user
+    // (Debian's `debian`, with passwordless sudo and these same keys). civostack logs in as root,
+    // and a region gets no login nobody asked for. (The schema refuses an empty list.)
+    users: [{ name: 'root', lock_passwd: false }],
     disable_root: false,
     ssh_pwauth: false,
     ssh_authorized_keys: [...authorizedKeys],

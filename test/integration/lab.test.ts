@@ -173,13 +173,14 @@ describe('lab: power-on to a Kubernetes cluster with the operator Ready', () => 
               '-o',
               'ConnectTimeout=10',
               `root@${address}`,
-              'hostname; findmnt -bno SIZE /; cat /etc/timezone; cloud-init status',
+              'hostname; findmnt -bno SIZE /; cat /etc/timezone; cloud-init status; ' +
+                `echo "logins:$(awk -F: '$3 >= 1000 && $3 < 65534 { printf " %s", $1 }' /etc/passwd)"`,
             ],
             { reject: false },
           );
         const ok = await ssh(known);
         expect(ok.exitCode, String(ok.stderr)).toBe(0);
-        const [hostname, rootBytes, timezone, status] = String(ok.stdout).trim().split('\n');
+        const [hostname, rootBytes, timezone, status, logins] = String(ok.stdout).trim().split('\n');
         expect(hostname).toBe(name);
         // The image's 1.5 GiB root was grown to the node's 10 GiB disk on first boot.
         expect(Number(rootBytes)).toBeGreaterThan(8 * 1024 ** 3);
@@ -187,6 +188,9 @@ describe('lab: power-on to a Kubernetes cluster with the operator Ready', () => 
         // UTC) though the image has no config stage, and cloud-init counts its first boot as done.
         expect(timezone).toBe('UTC');
         expect(status).toBe('status: done');
+        // No distribution default user (the seed's users list holds root alone): root, over the manifest's keys, is
+        // the only way in.
+        expect(logins).toBe('logins:');
         const wrong = join(state, `known_hosts.wrong.${name}`);
         writeFileSync(
           wrong,
