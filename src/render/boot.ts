@@ -22,6 +22,15 @@ export const DEFAULT_BOOT_OPTIONS: BootOptions = {
 
 /** Download attempts per NIC before moving on. */
 const RETRIES = 3;
+/** Seconds between two attempts at one download. */
+const RETRY_DELAY_S = 2;
+/**
+ * Rounds over every NIC before a node script gives up on the installer, and seconds between them:
+ * about three minutes in all, so a boot server restarted mid-download (a killed `pxe serve`, an
+ * upgrade) finds the node still asking rather than stranded at a blank disk.
+ */
+const ROUNDS = 10;
+const ROUND_DELAY_S = 10;
 
 function netmask(prefix: number): string {
   return intToIp(prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0);
@@ -118,6 +127,9 @@ export function nodeIpxe(engine: Engine, plan: Plan, node: NodePlan): string {
     baseUrl: plan.bootstrap.url,
     retries: RETRIES,
     giveUpAt: RETRIES + 1,
+    retryDelay: RETRY_DELAY_S,
+    rounds: ROUNDS,
+    roundDelay: ROUND_DELAY_S,
     kernel: urls.kernel,
     initrd: urls.initrd,
     cmdline,

@@ -24,6 +24,9 @@ import {
 } from '../../src/lab/router-adverts.js';
 import { loadRegion } from '../../src/manifest/index.js';
 import { planRegion, type NodePlan, type Plan } from '../../src/plan/index.js';
+import { nodeIpxe } from '../../src/render/boot.js';
+import { createEngine } from '../../src/render/engine.js';
+import { loadTemplates } from '../../src/templates.js';
 import { LAB, tempDir } from '../helpers/manifest.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -85,6 +88,14 @@ const http = require('node:http'), fs = require('node:fs'), path = require('node
 const [root, host, port, log] = process.argv.slice(1);
 http.createServer((req, res) => {
   fs.appendFileSync(log, req.method + ' ' + req.url + ' from ' + req.socket.remoteAddress + '\\n');
+  // A boot server going away mid-boot: .reset<path> holds how many more requests to cut off.
+  const reset = path.join(root, '.reset' + req.url.split('?')[0].replace(/\\//g, '_'));
+  const left = fs.existsSync(reset) ? Number(fs.readFileSync(reset, 'utf8')) : 0;
+  if (left > 0) {
+    fs.writeFileSync(reset, String(left - 1));
+    fs.appendFileSync(log, 'reset ' + req.url + '\\n');
+    return req.socket.destroy();
+  }
   const file = path.join(root, path.normalize(decodeURIComponent(req.url.split('?')[0])));
   fs.readFile(file, (err, body) => { if (err) { res.statusCode = 404; res.end(); } else res.end(body); });
 }).listen(Number(port), host, () => fs.appendFileSync(log, 'listening\\n'));
@@ -346,6 +357,49 @@ describe.skipIf(!isRoot || !haveTools)('lab network (namespaces, dnsmasq, QEMU)'
         },
         { name: 'httpGet', log: logs.http, pattern: get(uefi), timeoutMs: 130_000 },
       ]);
+    },
+  );
+
+  it(
+    "rides out a boot server that cuts off the installer's download, going round the NICs again",
+    { timeout: 360_000 },
+    async () => {
+      // The dnsmasq and HTTP server of the test above still run in the namespace. The node gets its
+      // real rendered script; the "installer" is an iPXE script that fetches a marker and waits.
+      const bios = node('bios');
+      const www = join(dir, 'www');
+      const url = plan.bootstrap.url;
+      writeFileSync(join(www, 'boot.ipxe'), nodeIpxe(createEngine(loadTemplates()), plan, bios));
+      mkdirSync(join(www, 'installer'), { recursive: true });
+      writeFileSync(
+        join(www, 'installer/vmlinuz'),
+        `#!ipxe\nimgfetch ${url}/installer/fetched ||\nsleep 600\n`,
+      );
+      writeFileSync(join(www, 'installer/initrd.img'), 'initrd\n');
+      writeFileSync(join(www, 'installer/fetched'), 'ok\n');
+      // Cut off more downloads than one round over the NICs tries (the first NIC's three attempts;
+      // the second NIC gets no lease here). A script without rounds falls to the blank disk, and
+      // only the firmware's reboot (a second boot.ipxe) would bring it back.
+      const cuts = 4;
+      writeFileSync(join(www, '.reset_installer_vmlinuz'), String(cuts));
+      const from = read(logs.http).length;
+      const taps = net.nodes.find((p) => p.node === bios.name)?.taps.map((t) => t.name) ?? [];
+      const pid = await startVm(bios, { accel, taps, stateDir, namespace: net.namespace });
+      pids.push(pid);
+      const served = () => read(logs.http).slice(from);
+      const explain = () => `--- http log since the VM started ---\n${served()}`;
+      await waitForLog(logs.http, /GET \/installer\/fetched /, 330_000, explain);
+      await stopVm(pid, 2000);
+      const lines = served().split('\n');
+      expect(
+        lines.filter((l) => l === 'reset /installer/vmlinuz'),
+        explain(),
+      ).toHaveLength(cuts);
+      expect(
+        lines.filter((l) => l.startsWith('GET /boot.ipxe ')),
+        explain(),
+      ).toHaveLength(1);
+      expect(read(join(www, '.reset_installer_vmlinuz'))).toBe('0');
     },
   );
 
