@@ -84,14 +84,18 @@ describe('lab: power-on to a Kubernetes cluster with the operator Ready', () => 
   it(
     'powers every node through its BMC, installs it and reaches it by SSH with the reported host key, surviving a killed boot server and a killed region up',
     async () => {
-      // First run: the boot server is SIGKILLed as soon as a node is installing (region up must
-      // start it again), then region up itself is SIGKILLed while the nodes install.
+      // First run: the boot server is SIGKILLed as soon as a node is installing and every node has
+      // reached iPXE (so the log of the UEFI node's TFTP, asserted below, was written by the killed
+      // server; a SIGKILL loses what dnsmasq had not handed over yet); region up must start it
+      // again. Then region up itself is SIGKILLed while the nodes install.
       const first = regionUp();
       let bootKilled: number | undefined;
       let upKilled = false;
       const watcher = setInterval(() => {
         if (bootKilled === undefined) {
-          if (!readNodeHistory({ path: state }).some((t) => t.to === 'installing')) return;
+          const history = readNodeHistory({ path: state });
+          if (!history.some((t) => t.to === 'installing')) return;
+          if (!Object.keys(NODES).every((n) => history.some((t) => t.node === n && t.to === 'ipxe'))) return;
           bootKilled = Number(readFileSync(join(state, 'lab/boot-server.pid'), 'utf8'));
           process.kill(bootKilled, 'SIGKILL');
         } else if (!upKilled && first.out.log.includes('boot server is not running: starting it again')) {
