@@ -88,7 +88,7 @@ export function withSudo(argv: readonly string[], sudo: boolean | undefined, log
 
 /** Writes `input` to a command's stdin in order, then ends it. */
 export function writeInput(
-  stdin: { write(chunk: string | Uint8Array): unknown; end(chunk?: string | Uint8Array): unknown },
+  stdin: { write(chunk: string | Uint8Array): unknown; end(): unknown },
   input: ExecOptions['input'],
 ): void {
   const pieces =

@@ -192,8 +192,8 @@ describe('lab: power-on to a Kubernetes cluster with the operator Ready', () => 
         // UTC) though the image has no config stage, and cloud-init counts its first boot as done.
         expect(timezone).toBe('UTC');
         expect(status).toBe('status: done');
-        // No distribution default user (the seed's users list holds root alone): root, over the manifest's keys, is
-        // the only way in.
+        // No distribution default user (the seed's users list holds root alone): root, over the
+        // manifest's keys, is the only way in.
         expect(logins).toBe('logins:');
         const wrong = join(state, `known_hosts.wrong.${name}`);
         writeFileSync(
