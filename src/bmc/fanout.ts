@@ -1,6 +1,6 @@
 // One BMC operation across many nodes, a few at a time. Every node gets its own result: one BMC that
 // fails or cannot be reached is reported by name and never hides the others.
-import type { BootDevice, PowerDriverFactory, PowerState, PowerStatus } from './driver.js';
+import type { BootDevice, PowerDriver, PowerDriverFactory, PowerState, PowerStatus } from './driver.js';
 
 export type BmcAction = 'on' | 'off' | 'cycle' | { readonly bootNext: BootDevice };
 
@@ -11,6 +11,8 @@ export interface BmcResult {
   /** Status only. */
   readonly power?: PowerState;
   readonly bootNext?: PowerStatus['bootNext'];
+  /** Status only: the machine as its BMC names it. */
+  readonly model?: string;
   /** Why it failed (or why the state is unknown), in words; never a credential. */
   readonly error?: string;
   readonly hint?: string;
@@ -52,6 +54,15 @@ function failure(node: string, err: unknown, protocol?: 'redfish' | 'ipmi'): Bmc
   };
 }
 
+/** Closing is tidying up (a Redfish session that would expire anyway): it never fails the node or the others. */
+async function closeQuietly(driver: PowerDriver): Promise<void> {
+  try {
+    await driver.close();
+  } catch {
+    // Nothing left to do for this node.
+  }
+}
+
 /** The power state of each node's BMC; "unknown" (with the reason) where it cannot be read. */
 export function bmcStatus(
   nodes: readonly string[],
@@ -69,12 +80,13 @@ export function bmcStatus(
         ok: s.power !== 'unknown',
         power: s.power,
         ...(s.bootNext ? { bootNext: s.bootNext } : {}),
+        ...(s.model ? { model: s.model } : {}),
         ...(s.reason ? { error: s.reason } : {}),
       };
     } catch (err) {
       return { ...failure(node, err, driver.protocol), power: 'unknown' };
     } finally {
-      await driver.close();
+      await closeQuietly(driver);
     }
   });
 }
@@ -98,7 +110,7 @@ export function bmcAction(
     } catch (err) {
       return failure(node, err, driver.protocol);
     } finally {
-      await driver.close();
+      await closeQuietly(driver);
     }
   });
 }

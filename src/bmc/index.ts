@@ -12,6 +12,7 @@ export { readCredentials, type BmcCredentials } from './credentials.js';
 export { RedfishDriver, type RedfishOptions } from './redfish.js';
 export { IpmiDriver, parseBootFlags, IPMITOOL, type IpmiOptions, type IpmiRun } from './ipmi.js';
 export { bmcStatus, bmcAction, type BmcAction, type BmcResult } from './fanout.js';
+export { printable } from './printable.js';
 
 export interface BmcFactoryOptions {
   /** Credentials files are relative to the manifest's folder. */

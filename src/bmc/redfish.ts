@@ -3,10 +3,23 @@
 // with a session (X-Auth-Token, deleted on close) and falls back to Basic auth where the BMC has no
 // SessionService; it PATCHes with the resource's ETag and reads every write back, because some BMCs
 // answer 200 and keep (or revert to) the old value.
+//
+// A BMC's replies are not trusted: every URL it names (`@odata.id`, action targets, task and session
+// Locations, redirects) must be on the BMC's own origin, or nothing is sent and the node fails; a
+// reply body is read up to a bound; every request and every command has a deadline.
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { BmcCredentials } from './credentials.js';
-import { BmcError, type BootDevice, type PowerDriver, type PowerState, type PowerStatus } from './driver.js';
+import {
+  BmcError,
+  type BmcErrorKind,
+  type BootDevice,
+  type PowerDriver,
+  type PowerState,
+  type PowerStatus,
+} from './driver.js';
+import { printable } from './printable.js';
+import { sleep } from './sleep.js';
 
 export interface RedfishOptions {
   readonly node: string;
@@ -22,8 +35,15 @@ export interface RedfishOptions {
   /** Attempts per request on 5xx answers and connection errors (default 4), with doubling delays. */
   readonly attempts?: number;
   readonly retryDelayMs?: number;
-  /** Per request; default 15 s. */
+  /** Per request, from connecting to the last byte of the body; default 15 s. */
   readonly requestTimeoutMs?: number;
+  /**
+   * Per command, every request, retry and wait in it: default 60 s for status, and 60 s plus twice
+   * powerTimeoutMs for a power action or a boot override (a task, then the read-back).
+   */
+  readonly commandTimeoutMs?: number;
+  /** Longest reply body read (default 4 MiB); a longer one is that node's error. */
+  readonly maxBodyBytes?: number;
   /** How long a power action may take to read back (default 120 s), polled every pollMs (default 1 s). */
   readonly powerTimeoutMs?: number;
   readonly pollMs?: number;
@@ -68,19 +88,21 @@ const RESET_PREFERENCE = {
 
 const TARGET: Record<BootDevice, string> = { pxe: 'Pxe', disk: 'Hdd' };
 
-const defaultSleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Same-origin redirects followed per request (http to https and a trailing slash need one each). */
+const MAX_REDIRECTS = 3;
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** Why a command's own deadline aborted it (as opposed to the run's signal). */
+class CommandDeadline extends Error {}
+
+/** How the driver authenticates its requests once logged in. */
+interface Auth {
+  /** `Basic …`, or a session token. */
+  readonly header: string;
+  /** The session's URL on the BMC, to delete it on close. */
+  readonly session?: string;
+}
 
 /** Why a request failed, for the retry decision and the user. */
 class RequestFailure extends Error {
@@ -88,9 +110,22 @@ class RequestFailure extends Error {
     message: string,
     readonly retry: boolean,
     readonly hint?: string,
+    readonly kind: BmcErrorKind = 'failed',
   ) {
     super(message);
   }
+}
+
+/** A value the BMC sent, quoted short and printable for a message. */
+function said(value: unknown): string {
+  return printable(
+    typeof value === 'string' ? JSON.stringify(printable(value, 80)) : String(JSON.stringify(value)),
+    100,
+  );
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
 }
 
 function link(obj: unknown, ...path: string[]): string | undefined {
@@ -117,32 +152,39 @@ function bootOf(boot: Json | undefined): PowerStatus['bootNext'] {
 
 export class RedfishDriver implements PowerDriver {
   readonly protocol = 'redfish' as const;
-  private readonly base: string;
+  /** The BMC's origin (scheme, host, port): the only place a request, and so a credential, goes. */
+  private readonly base: URL;
   private readonly agent: http.Agent;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-  private auth: { header: string; session?: string } | undefined;
+  private auth: Auth | undefined;
   private systemUrl: string | undefined;
 
   constructor(private readonly o: RedfishOptions) {
     const scheme = o.scheme ?? 'https';
-    this.base = `${scheme}://${o.address}:${o.port ?? (scheme === 'https' ? 443 : 80)}`;
+    const host = o.address.includes(':') ? `[${o.address}]` : o.address;
+    this.base = new URL(`${scheme}://${host}:${o.port ?? (scheme === 'https' ? 443 : 80)}`);
     this.agent =
       scheme === 'https'
         ? new https.Agent({ keepAlive: true, maxSockets: 2, rejectUnauthorized: !o.insecureTls })
         : new http.Agent({ keepAlive: true, maxSockets: 2 });
-    this.sleep = o.sleep ?? defaultSleep;
+    this.sleep = o.sleep ?? sleep;
   }
 
   async status(signal?: AbortSignal): Promise<PowerStatus> {
     try {
-      const { body } = await this.system(signal);
-      const power = powerOf(body.PowerState);
-      const bootNext = bootOf(body.Boot as Json | undefined);
-      return {
-        power,
-        ...(bootNext ? { bootNext } : {}),
-        ...(power === 'unknown' ? { reason: `PowerState reads ${JSON.stringify(body.PowerState)}` } : {}),
-      };
+      return await this.command('status', 0, signal, async (s) => {
+        const { body } = await this.system(s);
+        const power = powerOf(body.PowerState);
+        const bootNext = bootOf(body.Boot as Json | undefined);
+        const model = [body.Manufacturer, body.Model].filter((v) => typeof v === 'string').join(' ');
+        const shown = printable(model, 80).trim();
+        return {
+          power,
+          ...(bootNext ? { bootNext } : {}),
+          ...(power === 'unknown' ? { reason: `PowerState reads ${said(body.PowerState)}` } : {}),
+          ...(shown ? { model: shown } : {}),
+        };
+      });
     } catch (err) {
       if (err instanceof BmcError) return { power: 'unknown', reason: this.reason(err) };
       throw err;
@@ -150,23 +192,80 @@ export class RedfishDriver implements PowerDriver {
   }
 
   on(signal?: AbortSignal): Promise<void> {
-    return this.power('on', signal);
+    return this.command('power on', this.actionMs(), signal, (s) => this.power('on', s));
   }
 
   off(signal?: AbortSignal): Promise<void> {
-    return this.power('off', signal);
+    return this.command('power off', this.actionMs(), signal, (s) => this.power('off', s));
   }
 
   cycle(signal?: AbortSignal): Promise<void> {
-    return this.power('cycle', signal);
+    return this.command('power cycle', this.actionMs(), signal, (s) => this.power('cycle', s));
   }
 
-  async bootNext(device: BootDevice, signal?: AbortSignal): Promise<void> {
+  bootNext(device: BootDevice, signal?: AbortSignal): Promise<void> {
+    return this.command(`boot-next ${device}`, this.actionMs(), signal, (s) => this.override(device, s));
+  }
+
+  async close(): Promise<void> {
+    const auth = this.auth;
+    this.auth = undefined;
+    if (auth?.session) {
+      try {
+        // With its token: a DELETE without it is refused, and the session stays open on the BMC.
+        await this.once('DELETE', auth.session, undefined, {}, undefined, auth);
+      } catch {
+        // The session expires on the BMC by itself.
+      }
+    }
+    this.agent.destroy();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  /** Extra time a power action or boot override gets over a status: a task to follow, a state to read back. */
+  private actionMs(): number {
+    return 2 * (this.o.powerTimeoutMs ?? 120_000);
+  }
+
+  /**
+   * Runs one command under its own deadline (and the run's signal): a BMC that answers slowly, or
+   * a byte at a time, fails its node in bounded time instead of holding the command.
+   */
+  private async command<T>(
+    what: string,
+    extraMs: number,
+    signal: AbortSignal | undefined,
+    run: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const ms = (this.o.commandTimeoutMs ?? 60_000) + extraMs;
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(signal?.reason);
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => controller.abort(new CommandDeadline()), ms);
+    try {
+      return await run(controller.signal);
+    } catch (err) {
+      if (controller.signal.reason instanceof CommandDeadline)
+        throw this.error(
+          `${what} did not finish within ${seconds(ms)}`,
+          'the BMC answers too slowly or not at all; check it, or try again',
+          'deadline',
+        );
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async override(device: BootDevice, signal: AbortSignal): Promise<void> {
     const target = TARGET[device];
     let sys = await this.system(signal);
     const allowed = (sys.body.Boot as Json | undefined)?.['BootSourceOverrideTarget@Redfish.AllowableValues'];
     if (Array.isArray(allowed) && !allowed.includes(target))
-      throw this.error(`the BMC offers no ${target} boot override (it allows ${allowed.join(', ')})`);
+      throw this.error(`the BMC offers no ${target} boot override (it allows ${said(allowed)})`);
     const body = { Boot: { BootSourceOverrideTarget: target, BootSourceOverrideEnabled: 'Once' } };
     for (let attempt = 1; ; attempt++) {
       const r = await this.send('PATCH', sys.url, body, sys.etag ? { 'If-Match': sys.etag } : {}, signal);
@@ -188,21 +287,6 @@ export class RedfishDriver implements PowerDriver {
     }
   }
 
-  async close(): Promise<void> {
-    const session = this.auth?.session;
-    this.auth = undefined;
-    if (session) {
-      try {
-        await this.once('DELETE', session, undefined, {}, undefined, true);
-      } catch {
-        // The session expires on the BMC by itself.
-      }
-    }
-    this.agent.destroy();
-  }
-
-  // -------------------------------------------------------------------------------------------
-
   private async power(kind: 'on' | 'off' | 'cycle', signal?: AbortSignal): Promise<void> {
     const sys = await this.system(signal);
     const now = powerOf(sys.body.PowerState);
@@ -220,7 +304,7 @@ export class RedfishDriver implements PowerDriver {
         return this.power('on', signal);
       }
       throw this.error(
-        `the BMC offers none of ${RESET_PREFERENCE[kind].join(', ')} (it allows ${allowed?.join(', ')})`,
+        `the BMC offers none of ${RESET_PREFERENCE[kind].join(', ')} (it allows ${said(allowed)})`,
       );
     }
     const r = await this.send('POST', target, { ResetType: type }, {}, signal);
@@ -253,7 +337,7 @@ export class RedfishDriver implements PowerDriver {
       if (last === want) return;
       if (Date.now() > deadline)
         throw this.error(
-          `accepted ResetType ${type} but PowerState still reads ${JSON.stringify(last)} after ${Math.round((this.o.powerTimeoutMs ?? 120_000) / 1000)} s`,
+          `accepted ResetType ${type} but PowerState still reads ${said(last)} after ${seconds(this.o.powerTimeoutMs ?? 120_000)}`,
         );
       await this.sleep(this.o.pollMs ?? 1000, signal);
     }
@@ -269,8 +353,8 @@ export class RedfishDriver implements PowerDriver {
       const state = r.body.TaskState;
       if (r.status !== 202 && (state === undefined || state === 'Completed')) return;
       if (state === 'Exception' || state === 'Killed' || state === 'Cancelled')
-        throw this.error(`task ${monitor} ended ${String(state)}: ${this.describe(r)}`);
-      if (Date.now() > deadline) throw this.error(`task ${monitor} did not finish (${String(state)})`);
+        throw this.error(`task ${said(monitor)} ended ${said(state)}: ${this.describe(r)}`);
+      if (Date.now() > deadline) throw this.error(`task ${said(monitor)} did not finish (${said(state)})`);
       await this.sleep(this.o.pollMs ?? 1000, signal);
     }
   }
@@ -285,12 +369,12 @@ export class RedfishDriver implements PowerDriver {
       const urls = Array.isArray(members) ? members.map((m) => link({ m }, 'm')).filter(Boolean) : [];
       if (urls.length !== 1)
         throw this.error(
-          `the BMC's Systems collection ${systems} has ${urls.length} members; civostack drives BMCs of exactly one system`,
+          `the BMC's Systems collection ${said(systems)} has ${urls.length} members; civostack drives BMCs of exactly one system`,
         );
       this.systemUrl = urls[0]!;
     }
     const r = await this.send('GET', this.systemUrl, undefined, {}, signal);
-    if (r.status >= 400) throw this.error(`GET ${this.systemUrl}: ${this.describe(r)}`);
+    if (r.status >= 400) throw this.error(`GET ${said(this.systemUrl)}: ${this.describe(r)}`);
     const etag =
       r.headers.etag ?? (typeof r.body['@odata.etag'] === 'string' ? r.body['@odata.etag'] : undefined);
     return { url: this.systemUrl, body: r.body, etag };
@@ -315,7 +399,10 @@ export class RedfishDriver implements PowerDriver {
       );
       const token = r.headers['x-auth-token'];
       if (r.status < 300 && typeof token === 'string') {
-        this.auth = { header: token, ...(r.headers.location ? { session: r.headers.location } : {}) };
+        const location = r.headers.location;
+        // The session's URL gets the token on close: a foreign one fails the login here instead.
+        const session = location ? this.resolve(location, 'named its session at').href : undefined;
+        this.auth = { header: token, ...(session ? { session } : {}) };
         return;
       }
       if (r.status === 401 || r.status === 403) throw this.authError(r.status);
@@ -328,6 +415,7 @@ export class RedfishDriver implements PowerDriver {
     return this.error(
       `the BMC refused the credentials (HTTP ${status})`,
       'check the username and password in its credentials file',
+      'auth',
     );
   }
 
@@ -362,86 +450,184 @@ export class RedfishDriver implements PowerDriver {
     for (let i = 1; ; i++) {
       let failure: RequestFailure;
       try {
-        const r = await this.once(method, path, body, headers, signal, anonymous);
+        const r = await this.once(method, path, body, headers, signal, anonymous ? undefined : this.auth);
         if (r.status < 500) return r;
-        failure = new RequestFailure(`${method} ${path}: ${this.describe(r)}`, true);
+        failure = new RequestFailure(`${method} ${said(path)}: ${this.describe(r)}`, true);
       } catch (err) {
         if (!(err instanceof RequestFailure)) throw err;
         failure = err;
       }
-      if (!failure.retry || i >= attempts) throw this.error(failure.message, failure.hint);
+      if (!failure.retry || i >= attempts) throw this.error(failure.message, failure.hint, failure.kind);
       await this.sleep((this.o.retryDelayMs ?? 500) * 2 ** (i - 1), signal);
     }
   }
 
-  private once(
+  /**
+   * One request on the BMC's origin, following up to MAX_REDIRECTS redirects on that origin; a URL
+   * or redirect elsewhere is refused before anything (a credential above all) is sent there.
+   */
+  private async once(
     method: string,
     path: string,
     body: unknown,
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
-    anonymous: boolean,
+    auth: Auth | undefined,
   ): Promise<Reply> {
-    const url = new URL(path, this.base);
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const auth: Record<string, string> =
-      anonymous || !this.auth
-        ? {}
-        : this.auth.header.startsWith('Basic ')
-          ? { Authorization: this.auth.header }
-          : { 'X-Auth-Token': this.auth.header };
-    const client = url.protocol === 'https:' ? https : http;
-    return new Promise<Reply>((resolve, reject) => {
-      const req = client.request(
-        url,
-        {
-          method,
-          agent: this.agent,
-          timeout: this.o.requestTimeoutMs ?? 15_000,
-          ...(signal ? { signal } : {}),
-          headers: {
-            Accept: 'application/json',
-            'OData-Version': '4.0',
-            ...(payload
-              ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) }
-              : {}),
-            ...auth,
-            ...headers,
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', (e) => reject(new RequestFailure(`${method} ${url.pathname}: ${e.message}`, true)));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let json: Json = {};
-            try {
-              const parsed: unknown = text ? JSON.parse(text) : {};
-              if (parsed && typeof parsed === 'object') json = parsed as Json;
-            } catch {
-              // Not JSON (an HTML error page): the status says enough.
-            }
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: json });
-          });
-        },
+    let url = this.resolve(path, 'linked to');
+    let payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    for (let hops = 0; ; hops++) {
+      const r = await this.exchange(method, url, payload, headers, signal, auth);
+      const location = r.headers.location;
+      if (!REDIRECTS.has(r.status) || location === undefined) return r;
+      if (hops >= MAX_REDIRECTS)
+        throw this.error(
+          `${method} ${said(path)}: more than ${MAX_REDIRECTS} redirects`,
+          'a BMC redirects once at most (to HTTPS, or to add a slash); check its firmware',
+          'redirect',
+        );
+      url = this.resolve(location, 'redirected to');
+      // As browsers do: a 303, or a 301/302 of a POST, is followed by a GET without the body.
+      if (r.status === 303 || ((r.status === 301 || r.status === 302) && method === 'POST')) {
+        method = 'GET';
+        payload = undefined;
+      }
+    }
+  }
+
+  /** `path` (relative or absolute, as the BMC names it) on the BMC's origin, or the node's error. */
+  private resolve(path: string, how: string): URL {
+    let url: URL;
+    try {
+      url = new URL(path, this.base);
+    } catch {
+      throw this.error(`the BMC ${how} ${said(path)}, which is not a URL`);
+    }
+    if (url.origin !== this.base.origin)
+      throw this.error(
+        `the BMC ${how} ${said(url.href)}, off its own origin ${this.base.origin}: nothing was sent there`,
+        'a BMC names only its own resources; check its firmware, and what answers at its address',
+        'foreign-url',
       );
-      req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    return url;
+  }
+
+  /** One HTTP exchange with the BMC: bounded in time (the whole of it) and in body size. */
+  private exchange(
+    method: string,
+    url: URL,
+    payload: Buffer | undefined,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+    auth: Auth | undefined,
+  ): Promise<Reply> {
+    const shown = `${method} ${said(url.pathname)}`;
+    const max = this.o.maxBodyBytes ?? MAX_BODY_BYTES;
+    const ms = this.o.requestTimeoutMs ?? 15_000;
+    const credential: Record<string, string> = !auth
+      ? {}
+      : auth.header.startsWith('Basic ')
+        ? { Authorization: auth.header }
+        : { 'X-Auth-Token': auth.header };
+    const client = this.base.protocol === 'https:' ? https : http;
+    return new Promise<Reply>((resolve, reject) => {
+      let settled = false;
+      let req: http.ClientRequest | undefined;
+      const settle = (done: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        done();
+      };
+      const fail = (failure: RequestFailure) => {
+        settle(() => reject(signal?.aborted ? signal.reason : failure));
+        req?.destroy();
+      };
+      const tooLarge = new RequestFailure(
+        `${shown}: the BMC's answer is longer than ${max} bytes; civostack reads no more`,
+        false,
+        'a Redfish resource is a few KiB; check what answers at the BMC address',
+        'too-large',
+      );
+      const timer = setTimeout(
+        () =>
+          fail(
+            new RequestFailure(
+              `${shown}: no complete answer within ${seconds(ms)}`,
+              true,
+              undefined,
+              'deadline',
+            ),
+          ),
+        ms,
+      );
+      try {
+        req = client.request(
+          {
+            protocol: this.base.protocol,
+            hostname: this.base.hostname.replace(/^\[|\]$/g, ''),
+            port: this.base.port,
+            // Only the path and query of what the BMC named: host, port and any user:password in it
+            // were checked against, or are no part of, the BMC's own origin.
+            path: `${url.pathname}${url.search}`,
+            method,
+            agent: this.agent,
+            ...(signal ? { signal } : {}),
+            headers: {
+              Accept: 'application/json',
+              'OData-Version': '4.0',
+              ...(payload
+                ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) }
+                : {}),
+              ...credential,
+              ...headers,
+            },
+          },
+          (res) => {
+            res.on('error', (e) =>
+              fail(new RequestFailure(`${shown}: ${e.message}`, true, undefined, 'unreachable')),
+            );
+            if (Number(res.headers['content-length']) > max) return fail(tooLarge);
+            const chunks: Buffer[] = [];
+            let size = 0;
+            res.on('data', (c: Buffer) => {
+              size += c.length;
+              if (size > max) fail(tooLarge);
+              else chunks.push(c);
+            });
+            res.on('end', () =>
+              settle(() =>
+                resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parse(chunks) }),
+              ),
+            );
+          },
+        );
+      } catch (err) {
+        // A header Node refuses to send (a token or ETag with characters no header may hold).
+        return fail(
+          new RequestFailure(
+            `${shown}: the BMC sent a value no HTTP header may carry (${(err as Error).message})`,
+            false,
+          ),
+        );
+      }
       req.on('error', (e: NodeJS.ErrnoException) => {
-        if (signal?.aborted) return reject(signal.reason);
         const code = e.code ?? '';
         if (TLS_CODES.has(code))
-          return reject(
+          return fail(
             new RequestFailure(
-              `TLS: ${this.base} presented a certificate that cannot be verified (${code})`,
+              `TLS: ${this.base.origin} presented a certificate that cannot be verified (${code})`,
               false,
               'give the BMC a certificate this host trusts, or set bmc.insecureTls: true for it in the manifest',
+              'tls',
             ),
           );
-        reject(
+        fail(
           new RequestFailure(
-            `cannot reach ${this.base}: ${code || e.message}`,
+            `cannot reach ${this.base.origin}: ${code || e.message}`,
             RETRIED_CODES.has(code) || e.message === 'socket hang up',
+            undefined,
+            'unreachable',
           ),
         );
       });
@@ -454,16 +640,28 @@ export class RedfishDriver implements PowerDriver {
     const first = Array.isArray(ext) ? (ext[0] as Json | undefined)?.Message : undefined;
     const message = (r.body.error as Json | undefined)?.message;
     const text = typeof first === 'string' ? first : typeof message === 'string' ? message : '';
-    return `HTTP ${r.status}${text ? ` (${text})` : ''}`;
+    return `HTTP ${r.status}${text ? ` (${printable(text)})` : ''}`;
   }
 
-  private error(message: string, hint?: string): BmcError {
-    return new BmcError(this.o.node, `Redfish ${this.o.address}: ${message}`, hint);
+  private error(message: string, hint?: string, kind?: BmcErrorKind): BmcError {
+    return new BmcError(this.o.node, `Redfish ${this.o.address}: ${message}`, hint, kind);
   }
 
   private reason(err: BmcError): string {
     return err.message.startsWith(`${this.o.node}: `)
       ? err.message.slice(this.o.node.length + 2)
       : err.message;
+  }
+}
+
+/** A reply body as JSON; anything else (an HTML error page, truncated JSON) is an empty object. */
+function parse(chunks: readonly Buffer[]): Json {
+  try {
+    const text = Buffer.concat(chunks).toString('utf8');
+    const parsed: unknown = text ? JSON.parse(text) : {};
+    return parsed && typeof parsed === 'object' ? (parsed as Json) : {};
+  } catch {
+    // Not JSON: the status says enough.
+    return {};
   }
 }

@@ -40,7 +40,9 @@ export async function bmcCommand(
     device = d;
     names = args.slice(1);
   }
-  const { bmcAction, bmcDrivers, bmcStatus } = await import('../bmc/index.js');
+  const { bmcAction, bmcDrivers, bmcStatus, printable } = await import('../bmc/index.js');
+  // The drivers strip what BMCs say already; this is the terminal's own guard, whatever a result holds.
+  const shown = (text: string | undefined) => (text === undefined ? undefined : printable(text, Infinity));
   const { plan } = planFromManifest(io, manifest, flags);
   const known = new Set(plan.nodes.map((n) => n.name));
   const unknown = names.filter((n) => !known.has(n));
@@ -66,17 +68,25 @@ export async function bmcCommand(
   } else if (verb === 'status') {
     io.out(
       table(
-        ['NODE', 'BMC', 'PROTOCOL', 'POWER', 'BOOT-NEXT', 'PROBLEM'],
-        results.map((r) => [r.node, address.get(r.node), r.protocol, r.power, r.bootNext, r.error]),
+        ['NODE', 'BMC', 'PROTOCOL', 'POWER', 'BOOT-NEXT', 'MODEL', 'PROBLEM'],
+        results.map((r) => [
+          r.node,
+          address.get(r.node),
+          r.protocol,
+          r.power,
+          r.bootNext,
+          shown(r.model),
+          shown(r.error),
+        ]),
       ),
     );
   } else {
     const what = device ? `boot-next ${device}` : verb;
     for (const r of results)
-      io.out(r.ok ? `${r.node}: ${what}: done` : `${r.node}: ${what}: FAILED: ${r.error ?? ''}`);
+      io.out(r.ok ? `${r.node}: ${what}: done` : `${r.node}: ${what}: FAILED: ${shown(r.error) ?? ''}`);
   }
   const failed = results.filter((r) => !r.ok);
-  for (const r of failed) if (r.hint && flags.output !== 'json') io.err(`${r.node}: hint: ${r.hint}`);
+  for (const r of failed) if (r.hint && flags.output !== 'json') io.err(`${r.node}: hint: ${shown(r.hint)}`);
   if (failed.length > 0) {
     io.err(`${failed.length} of ${results.length} BMC(s) failed: ${failed.map((r) => r.node).join(', ')}`);
     return ExitCode.error;

@@ -4,15 +4,11 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  IpmiDriver,
-  parseBootFlags,
-  readCredentials,
-  RedfishDriver,
-  type IpmiRun,
-} from '../../src/bmc/index.js';
+import type { RedfishDriver } from '../../src/bmc/index.js';
+import { IpmiDriver, parseBootFlags, readCredentials, type IpmiRun } from '../../src/bmc/index.js';
 import { relayActions } from '../../src/lab/redfish-relay.js';
 import { labWith, tempDir } from '../helpers/manifest.js';
+import { redfishDriver } from '../helpers/redfish.js';
 import { loadRegion } from '../../src/manifest/index.js';
 import { planRegion } from '../../src/plan/index.js';
 
@@ -55,17 +51,7 @@ async function fake(handler: Handler): Promise<{ port: number; seen: Seen[] }> {
 const SECRET = 's3cret-Pa55';
 
 function driver(port: number, extra: Partial<ConstructorParameters<typeof RedfishDriver>[0]> = {}) {
-  return new RedfishDriver({
-    node: 'n1',
-    address: '127.0.0.1',
-    port,
-    scheme: 'http',
-    credentials: () => ({ username: 'admin', password: SECRET }),
-    retryDelayMs: 1,
-    pollMs: 1,
-    powerTimeoutMs: 2000,
-    ...extra,
-  });
+  return redfishDriver(port, SECRET, extra);
 }
 
 /** A BMC with IDs no one would guess, a SessionService and an ETag on its one system. */
