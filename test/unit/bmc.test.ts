@@ -151,6 +151,27 @@ describe('Redfish driver', () => {
     expect((await d.status()).bootNext).toBe('pxe');
   });
 
+  it('reads the system again for a fresh ETag when the PATCH gets 412 Precondition Failed, and PATCHes with it', async () => {
+    const state = { power: 'Off', target: 'None', enabled: 'Disabled', etag: 4 };
+    const inner = bmc(state);
+    let raced = false;
+    const { port, seen } = await fake((req) => {
+      // Another client writes the system between our read and our first PATCH: its ETag moves on.
+      if (req.method === 'PATCH' && !raced) {
+        raced = true;
+        state.etag++;
+      }
+      return inner(req);
+    });
+    await driver(port).bootNext('pxe');
+    const system = '/redfish/v1/Systems/9f3e-blade-07';
+    const writes = seen
+      .filter((s) => s.url === system)
+      .map((s) => `${s.method} ${s.headers['if-match'] ?? ''}`);
+    expect(writes).toEqual(['GET ', 'PATCH "e4"', 'GET ', 'PATCH "e5"', 'GET ']);
+    expect(state.target).toBe('Pxe');
+  });
+
   it('fails when the BMC answers 200 to the PATCH but reads back the old override', async () => {
     const { port } = await fake(
       bmc({ power: 'Off', target: 'Hdd', enabled: 'Disabled', etag: 1, revert: true }),
@@ -287,6 +308,19 @@ describe('IPMI driver', () => {
 });
 
 describe('BMC credentials', () => {
+  it('refuses a credentials file its group may read or write, as well as others', () => {
+    const file = join(tempDir(), 'bmc.yaml');
+    writeFileSync(file, `username: admin\npassword: ${SECRET}\n`);
+    for (const mode of [0o640, 0o660, 0o620, 0o604]) {
+      chmodSync(file, mode);
+      expect(() => readCredentials('n1', file)).toThrow(
+        `may be read by other users (mode ${mode.toString(8).padStart(4, '0')})`,
+      );
+    }
+    chmodSync(file, 0o400);
+    expect(readCredentials('n1', file).password).toBe(SECRET);
+  });
+
   it('refuses a credentials file other users may read, naming the file and not its content', () => {
     const file = join(tempDir(), 'bmc.yaml');
     writeFileSync(file, `username: admin\npassword: ${SECRET}\n`);
