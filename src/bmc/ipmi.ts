@@ -1,9 +1,12 @@
 // IPMI 2.0 through Debian's ipmitool (lanplus). The password reaches ipmitool through its environment
 // (`-E` reads IPMI_PASSWORD), never its command line. Small BMCs drop sessions when commands come
-// too fast, so commands to one BMC are spaced (3 s by default) and retried.
+// too fast, so commands to one BMC are spaced (3 s by default) and retried. Each ipmitool run is
+// bounded in time and output, and what it prints is made printable before a message quotes it.
 import { execa } from 'execa';
 import type { BmcCredentials } from './credentials.js';
 import { BmcError, type BootDevice, type PowerDriver, type PowerStatus } from './driver.js';
+import { printable } from './printable.js';
+import { sleep } from './sleep.js';
 
 export const IPMITOOL = 'ipmitool';
 
@@ -11,6 +14,13 @@ export interface IpmiResult {
   readonly exitCode: number;
   readonly stdout: string;
   readonly stderr: string;
+  /** It was killed for running longer than its time. */
+  readonly timedOut?: boolean;
+}
+
+export interface IpmiRunLimits {
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
 }
 
 /** Runs ipmitool; injected so unit tests can record the argv and the environment. */
@@ -18,6 +28,7 @@ export type IpmiRun = (
   file: string,
   args: readonly string[],
   env: Record<string, string>,
+  limits: IpmiRunLimits,
 ) => Promise<IpmiResult>;
 
 export interface IpmiOptions {
@@ -32,14 +43,31 @@ export interface IpmiOptions {
   readonly attempts?: number;
   /** Least time between two commands to this BMC (default 3000 ms). */
   readonly gapMs?: number;
+  /** One ipmitool run (default 30 s; it retransmits by itself within that, `-N 3 -R 2`). */
+  readonly runTimeoutMs?: number;
   readonly ipmitool?: string;
   readonly run?: IpmiRun;
-  readonly sleep?: (ms: number) => Promise<void>;
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-const defaultRun: IpmiRun = async (file, args, env) => {
-  const r = await execa(file, args, { reject: false, stdin: 'ignore', env, timeout: 60_000 });
-  return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout), stderr: String(r.stderr) };
+/** More than any ipmitool answer: a BMC that makes it print on is cut off here. */
+const MAX_OUTPUT_BYTES = 256 * 1024;
+
+const defaultRun: IpmiRun = async (file, args, env, limits) => {
+  const r = await execa(file, args, {
+    reject: false,
+    stdin: 'ignore',
+    env,
+    timeout: limits.timeoutMs,
+    maxBuffer: MAX_OUTPUT_BYTES,
+    ...(limits.signal ? { cancelSignal: limits.signal } : {}),
+  });
+  return {
+    exitCode: r.exitCode ?? 1,
+    stdout: String(r.stdout),
+    stderr: String(r.stderr),
+    ...(r.timedOut ? { timedOut: true } : {}),
+  };
 };
 
 /** When the last command to each BMC (address:port) ended, for the spacing; shared by every driver in the process. */
@@ -64,7 +92,11 @@ export class IpmiDriver implements PowerDriver {
     try {
       const out = await this.ipmitool(['chassis', 'power', 'status'], signal);
       const m = /Chassis Power is (on|off)/i.exec(out);
-      if (!m) return { power: 'unknown', reason: `ipmitool answered ${JSON.stringify(out.trim())}` };
+      if (!m)
+        return {
+          power: 'unknown',
+          reason: `ipmitool answered ${JSON.stringify(printable(out, 80).trim())}`,
+        };
       power = m[1]!.toLowerCase() as 'on' | 'off';
     } catch (err) {
       if (err instanceof BmcError) return { power: 'unknown', reason: this.reason(err) };
@@ -128,15 +160,19 @@ export class IpmiDriver implements PowerDriver {
       ...command,
     ];
     const env = { ...stringEnv(), IPMI_PASSWORD: password };
-    const sleep = this.o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const pause = this.o.sleep ?? sleep;
     const attempts = this.o.attempts ?? 3;
+    const timeoutMs = this.o.runTimeoutMs ?? 30_000;
     for (let i = 1; ; i++) {
       signal?.throwIfAborted();
       const wait = (lastCommand.get(this.key) ?? 0) + (this.o.gapMs ?? 3000) - Date.now();
-      if (wait > 0) await sleep(wait);
+      if (wait > 0) await pause(wait, signal);
       let r: IpmiResult;
       try {
-        r = await (this.o.run ?? defaultRun)(this.o.ipmitool ?? IPMITOOL, args, env);
+        r = await (this.o.run ?? defaultRun)(this.o.ipmitool ?? IPMITOOL, args, env, {
+          timeoutMs,
+          ...(signal ? { signal } : {}),
+        });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT')
           throw new BmcError(this.o.node, 'ipmitool is not installed', 'apt-get install ipmitool');
@@ -144,6 +180,16 @@ export class IpmiDriver implements PowerDriver {
       } finally {
         lastCommand.set(this.key, Date.now());
       }
+      signal?.throwIfAborted();
+      // Not retried: ipmitool retransmitted within its run already, and a BMC that holds it this
+      // long would hold the next one as long.
+      if (r.timedOut)
+        throw new BmcError(
+          this.o.node,
+          `IPMI ${this.o.address}: \`ipmitool ${command.join(' ')}\` did not finish within ${timeoutMs / 1000} s`,
+          'check that the BMC is reachable from this host (UDP 623) and answers',
+          'deadline',
+        );
       if (r.exitCode === 0) return r.stdout;
       if (/not found|ENOENT/.test(r.stderr) && r.exitCode === 127)
         throw new BmcError(this.o.node, 'ipmitool is not installed', 'apt-get install ipmitool');
@@ -153,6 +199,7 @@ export class IpmiDriver implements PowerDriver {
           this.o.node,
           `IPMI ${this.o.address}: the BMC refused the credentials (${said})`,
           'check the username and password in its credentials file, and the cipher suite (bmc.cipherSuite)',
+          'auth',
         );
       if (i >= attempts)
         throw new BmcError(
@@ -197,5 +244,5 @@ function summary(text: string, password: string): string {
     .filter((l) => l && !/^(Loading IANA|Running Get|IPMI LAN host|Using )/i.test(l));
   let t = lines.slice(-3).join('; ');
   if (password) t = t.split(password).join('***');
-  return t || 'no output';
+  return printable(t, 300) || 'no output';
 }
