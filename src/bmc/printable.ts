@@ -3,10 +3,10 @@
 // title, hide a line behind a CR or reorder words with bidi controls in `bmc status` or in an event.
 
 // Whole escape sequences first, so "\x1b[31m" leaves nothing behind rather than "[31m": CSI (ESC [ or
-// the one-byte C1 CSI), OSC (ESC ], ended by BEL or ST) and the two-byte ESC forms. (Control
+// the one-byte C1 CSI), OSC (ESC ], ended by BEL or ST) and the two-byte ESC forms (ESC c, a full reset, among them). (Control
 // characters in these expressions are what they are for.)
 // eslint-disable-next-line no-control-regex
-const ESCAPES = /(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]/g;
+const ESCAPES = /(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-~]/g;
 // Line breaks and tabs become one space, so words stay apart on the one line they are given.
 const BREAKS = /[\t\n\v\f\r\u0085\u2028\u2029]+/g;
 // What is left of C0, DEL, C1, and the bidi embeddings, overrides and isolates (CVE-2021-42574).

@@ -5,7 +5,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RedfishDriver } from '../../src/bmc/index.js';
-import { IpmiDriver, parseBootFlags, readCredentials, type IpmiRun } from '../../src/bmc/index.js';
+import { IpmiDriver, parseBootFlags, printable, readCredentials, type IpmiRun } from '../../src/bmc/index.js';
 import { relayActions } from '../../src/lab/redfish-relay.js';
 import { labWith, tempDir } from '../helpers/manifest.js';
 import { redfishDriver } from '../helpers/redfish.js';
@@ -304,6 +304,16 @@ describe('IPMI driver', () => {
       ),
     ).toBe('disk');
     expect(parseBootFlags('   - Boot Flag Invalid\n   - Boot Device Selector : Force PXE\n')).toBe('none');
+  });
+});
+
+describe('printable BMC text', () => {
+  it('drops whole escape sequences, C0/C1 and bidi controls, puts one space for line breaks, and cuts by code point', () => {
+    expect(printable('\x1b]0;title\x07Acme\x1b[1;31m X\x1b[0m\x1bc')).toBe('Acme X');
+    expect(printable('On\x9b2K\u202e\u2066ffO\x00\x7f\x85')).toBe('OnffO ');
+    expect(printable('a\r\nb\tc')).toBe('a b c');
+    expect(printable('😀😀😀', 3)).toBe('😀😀…');
+    expect(printable('x'.repeat(10), 4)).toBe('xxx…');
   });
 });
 
