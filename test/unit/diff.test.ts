@@ -23,6 +23,7 @@ describe('redact', () => {
     const text = [
       ' neighbor 10.0.0.1 password old-one',
       'neighbor PEER  password\tother',
+      'neighbor  10.0.0.2 password  spaced',
       'description neighbor x password y',
       'token: abc.def',
       '  agent-token :xyz',
@@ -32,6 +33,7 @@ describe('redact', () => {
       [
         ' neighbor 10.0.0.1 password <redacted>',
         'neighbor PEER  password\t<redacted>',
+        'neighbor  10.0.0.2 password  <redacted>',
         'description neighbor x password y',
         'token: <redacted>',
         '  agent-token :<redacted>',
@@ -61,6 +63,9 @@ describe('deviceOfPath', () => {
     ['boot/ipxe/52-54-00-00-00-01.ipxe', 'r01-n01'],
     ['boot/ipxe/52-54-00-00-00-99.ipxe', 'boot'],
     ['boot/dnsmasq.conf', 'boot'],
+    ['boot/ipxe', 'boot'],
+    ['boot/menu/52-54-00-00-00-01.ipxe', 'boot'],
+    ['kube/ipxe/52-54-00-00-00-01.ipxe', 'kube'],
     ['nodes', 'nodes'],
     ['kube/kubeadm.yaml', 'kube'],
   ])('gives %s to %s', (path, device) => {
@@ -171,6 +176,8 @@ describe('formatChanges and changesJson', () => {
   it('colours headers, hunks, additions and removals for a terminal only', () => {
     const lines = formatChanges(changes, true).split('\n');
     expect(lines[0]).toBe('\u001b[1m=== boot (1 file)\u001b[0m');
+    expect(lines[1]).toBe('\u001b[1m--- a/boot/dnsmasq.conf (new)\u001b[0m');
+    expect(lines[2]).toBe('\u001b[1m+++ b/boot/dnsmasq.conf\u001b[0m');
     expect(lines[3]).toBe('\u001b[36m@@ -1,0 +1,1 @@\u001b[0m');
     expect(lines[4]).toBe('\u001b[32m+x\u001b[0m');
     expect(lines[10]).toBe('\u001b[31m-gone\u001b[0m');
