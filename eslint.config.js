@@ -3,7 +3,18 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'pxe/', 'coverage/', '**/.civostack/', 'test/golden/'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'pxe/',
+      'coverage/',
+      '**/.civostack/',
+      'test/golden/',
+      '.stryker-tmp/',
+      'reports/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

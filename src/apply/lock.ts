@@ -102,7 +102,7 @@ export function acquireLock(state: StateDir, o: AcquireOptions): Lock {
       });
       // Remove it only if it is still that same stale lock (another run may have taken it over).
       const again = readLock(state);
-      if (again?.pid === holder.pid && again.startedAt === holder.startedAt) rmSync(file, { force: true });
+      if (again && sameLock(again, holder)) rmSync(file, { force: true });
     }
     const holder = readLock(state);
     throw holder ? new RegionLocked(holder, file) : new UserError(`could not take ${file}`);
@@ -113,7 +113,21 @@ export function acquireLock(state: StateDir, o: AcquireOptions): Lock {
 
 function releaseIfOurs(state: StateDir, info: LockInfo): void {
   const now = readLockQuiet(state);
-  if (now?.pid === info.pid && now.startedAt === info.startedAt) rmSync(lockPath(state), { force: true });
+  if (now && sameLock(now, info)) rmSync(lockPath(state), { force: true });
+}
+
+/**
+ * One lock is another when every field matches: a pid alone is not unique across hosts (nor over
+ * time on one), and two runs on two hosts can start in the same millisecond with the same pid.
+ */
+function sameLock(a: LockInfo, b: LockInfo): boolean {
+  return (
+    a.host === b.host &&
+    a.pid === b.pid &&
+    a.startedAt === b.startedAt &&
+    a.owner === b.owner &&
+    a.command === b.command
+  );
 }
 
 function readLockQuiet(state: StateDir): LockInfo | undefined {

@@ -1,9 +1,9 @@
 // Helpers for tests that need manifests: the shipped lab inventory, edited as YAML text or data.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { dump, load } from 'js-yaml';
 import { loadRegion, type LoadResult } from '../../src/manifest/index.js';
+import { tempDir } from './temp.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 export const LAB = join(REPO, 'inventories/lab.yaml');
@@ -13,10 +13,7 @@ export function labText(): string {
   return readFileSync(LAB, 'utf8');
 }
 
-/** A fresh temp folder for one test. */
-export function tempDir(prefix = 'civostack-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+export { tempDir } from './temp.js';
 
 /** Writes `text` as a manifest in a temp folder and loads it. */
 export function loadText(text: string, name = 'manifest.yaml'): LoadResult & { file: string } {

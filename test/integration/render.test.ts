@@ -1,10 +1,11 @@
 // Every rendered file is checked by the real program that will consume it.
 import { execa } from 'execa';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkConfigDb, type ConfigDb } from '../../src/render/index.js';
 import { LAB, NYC1, REPO, tempDir } from '../helpers/manifest.js';
+import { compareGolden, describeGolden, updateGolden } from '../helpers/golden.js';
 import { renderFile } from '../helpers/render.js';
 
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
@@ -33,23 +34,18 @@ describe.each([
 
   it('matches the golden files (UPDATE_GOLDEN=1 npx vitest run test/integration/render.test.ts to update)', () => {
     const golden = join(REPO, 'test/golden', name);
+    const expected = new Map([...tree].map(([path, f]) => [path, f.content]));
     if (UPDATE) {
-      rmSync(golden, { recursive: true, force: true });
-      for (const [path, f] of tree) {
-        mkdirSync(dirname(join(golden, path)), { recursive: true });
-        writeFileSync(join(golden, path), f.content);
-      }
+      const changed = updateGolden(golden, expected);
+      // The update is reviewed in git's diff; this says where to look.
+      console.warn(
+        changed.length === 0
+          ? `golden ${name}: no file changed`
+          : `golden ${name}: ${changed.length} file(s) rewritten or removed:\n${describeGolden(changed)}`,
+      );
     }
-    const files: string[] = [];
-    const walk = (d: string): void => {
-      for (const e of readdirSync(d, { withFileTypes: true })) {
-        if (e.isDirectory()) walk(join(d, e.name));
-        else files.push(relative(golden, join(d, e.name)));
-      }
-    };
-    walk(golden);
-    expect(files.sort()).toEqual([...tree.keys()]);
-    for (const [path, f] of tree) expect(f.content, path).toBe(readFileSync(join(golden, path), 'utf8'));
+    const differences = compareGolden(golden, expected);
+    expect(differences, describeGolden(differences)).toEqual([]);
   });
 
   it('every frr.conf passes vtysh -C', async () => {
