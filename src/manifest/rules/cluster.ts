@@ -1,8 +1,7 @@
 // Kubernetes and OS: an odd control plane, what the OS profile needs, and the files referenced.
 import { unsupportedImageExtension } from '../image.js';
+import { hasScheme } from '../url.js';
 import type { Rule } from './context.js';
-
-const isUrl = (s: string): boolean => /^https?:\/\//.test(s);
 
 export const controlPlane: Rule = (ctx) => {
   const servers = ctx.facts.nodes.filter((n) => n.node.role === 'control-plane');
@@ -84,7 +83,7 @@ export const fileRefs: Rule = (ctx) => {
     ref: string | undefined,
     kind: 'file' | 'directory' = 'file',
   ): void => {
-    if (ref !== undefined && !isUrl(ref)) ctx.needFile(path, ref, kind);
+    if (ref !== undefined && !hasScheme(ref)) ctx.needFile(path, ref, kind);
   };
   maybe(['os', 'image', 'source'], m.os.image?.source);
   maybe(['os', 'installer', 'kernel'], m.os.installer?.kernel);
