@@ -1,8 +1,10 @@
 // Manifest validation: one failing manifest per rule, each asserting where the error points.
 // Manifests are built as YAML text from the shipped lab inventory so that line numbers are real;
 // expected lines are found by searching the edited text, never hard-coded.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import ssh2 from 'ssh2';
 import { describe, expect, it } from 'vitest';
 import { diagnosticsJson } from '../../src/cli/output.js';
 import {
@@ -11,6 +13,7 @@ import {
   intToIp,
   loadRegion,
   type Diagnostic,
+  type LoadResult,
 } from '../../src/manifest/index.js';
 import { plannedFabricAddresses } from '../../src/manifest/rules/addresses.js';
 import { planRegion } from '../../src/plan/index.js';
@@ -1445,7 +1448,112 @@ describe('unreadable manifest paths', () => {
       code: 'unreadable',
       position: { file, line: 1, column: 1 },
     });
-    expect(result.diagnostics[0]!.message).toMatch(/^cannot read the manifest: ENAMETOOLONG/);
+    expect(result.diagnostics[0]!.message).toBe('the manifest cannot be read (ENAMETOOLONG)');
+  });
+});
+
+describe('manifests and named files that are not small regular files', () => {
+  it('reports a manifest that is a FIFO at once, without waiting for a writer', () => {
+    const file = join(tempDir(), 'lab.yaml');
+    execFileSync('mkfifo', [file]);
+    const result = loadRegion(file);
+    expect(result.ok).toBe(false);
+    expect(result.diagnostics.map((d) => [d.code, d.message, d.position.line])).toEqual([
+      ['unreadable', 'the manifest is a FIFO (named pipe), not a regular file', 1],
+    ]);
+  });
+
+  it('reports a manifest that is a character device, and one larger than 16 MiB, without reading them', () => {
+    expect(loadRegion('/dev/zero').diagnostics.map((d) => d.message)).toEqual([
+      'the manifest is a character device, not a regular file',
+    ]);
+    const big = join(tempDir(), 'big.yaml');
+    writeFileSync(big, '');
+    truncateSync(big, 17 * 1024 * 1024);
+    expect(loadRegion(big).diagnostics.map((d) => [d.code, d.message])).toEqual([
+      ['unreadable', 'the manifest is 17 MiB, more than the 16 MiB it may be'],
+    ]);
+  });
+
+  it('reports a BMC credentials file that is a FIFO, and one larger than a credentials file can be, at its field', () => {
+    const dir = tempDir();
+    const creds = join(dir, 'lab-bmc.credentials.yaml');
+    execFileSync('mkfifo', ['-m', '600', creds]);
+    writeFileSync(join(dir, FILE), lab);
+    const fifo = one(loadRegion(join(dir, FILE)).diagnostics, 'not-regular-file');
+    expect(fifo.position.line).toBe(lineOf(lab, 'credentialsFile: lab-bmc.credentials.yaml'));
+    expect(fifo.message).toBe(
+      'lab-bmc.credentials.yaml is not a regular file (a FIFO, a device or a socket)',
+    );
+    rmSync(creds);
+    writeFileSync(creds, '', { mode: 0o600 });
+    truncateSync(creds, 1024 * 1024);
+    const big = one(loadRegion(join(dir, FILE)).diagnostics, 'file-too-large');
+    expect(formatPath(big.path)).toBe('racks[0].bmc.credentialsFile');
+    expect(big.message).toBe('lab-bmc.credentials.yaml is 1 MiB, more than the 64 KiB it may be');
+  });
+});
+
+describe('SSH public key files', () => {
+  const pair = () => ssh2.utils.generateKeyPairSync('ed25519', { comment: 'sre@example.test' });
+  /** lab.yaml naming keys/sre.pub (written with `content`) in sshAuthorizedKeyFiles. */
+  function withKeyFile(content: string, name = 'keys/sre.pub'): { result: LoadResult; text: string } {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'keys'));
+    writeFileSync(join(dir, name), content);
+    const text = edit(
+      lab,
+      'profile: lab-debian\n',
+      `profile: lab-debian\n  sshAuthorizedKeyFiles: [${name}]\n`,
+    );
+    writeFileSync(join(dir, FILE), text);
+    return { result: loadRegion(join(dir, FILE)), text };
+  }
+
+  it('accepts OpenSSH public keys with comments and blank lines (the baseline)', () => {
+    const rsa = ssh2.utils.generateKeyPairSync('rsa', { bits: 2048 }).public;
+    const { result } = withKeyFile(`# SREs\n\n${pair().public}\n${rsa}\n`);
+    expect(result.diagnostics).toEqual([]);
+    expect(result.ok).toBe(true);
+  });
+
+  it('refuses an OpenSSH private key by name, at the field', () => {
+    const { result, text } = withKeyFile(pair().private, 'keys/id_ed25519');
+    const d = one(result.diagnostics, 'private-key-file');
+    expect(d.message).toBe('keys/id_ed25519 is an OpenSSH private key; give its .pub');
+    expect(d.position.line).toBe(lineOf(text, 'sshAuthorizedKeyFiles: [keys/id_ed25519]'));
+    expect(formatPath(d.path)).toBe('os.sshAuthorizedKeyFiles[0]');
+    expect(formatDiagnostic(d)).not.toContain('PRIVATE KEY');
+  });
+
+  it('refuses a shadow file and a key whose blob is another type, naming the line, never its text', () => {
+    const shadow = withKeyFile('root:$6$salt$hash:19000:0:99999:7:::\n', 'keys/shadow');
+    const d = one(shadow.result.diagnostics, 'invalid-key-file');
+    expect(d.message).toBe(
+      'keys/shadow line 1 does not start with a known OpenSSH key type (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256, …)',
+    );
+    expect(formatDiagnostic(d)).not.toContain('$6$');
+    const relabelled = pair().public.replace(/^ssh-ed25519 /, 'ssh-rsa ');
+    const mismatch = one(
+      withKeyFile(`${pair().public}\n${relabelled}\n`).result.diagnostics,
+      'invalid-key-file',
+    );
+    expect(mismatch.message).toBe('keys/sre.pub line 2 has a key that is not a ssh-rsa key');
+    const noBlob = one(withKeyFile('ssh-ed25519 not*base64 sre\n').result.diagnostics, 'invalid-key-file');
+    expect(noBlob.message).toBe('keys/sre.pub line 1 has no base64 key after ssh-ed25519');
+    const empty = one(withKeyFile('# nobody yet\n').result.diagnostics, 'invalid-key-file');
+    expect(empty.message).toBe('keys/sre.pub line 1 holds no public key');
+  });
+
+  it('refuses a device as a key file instead of reading it into every seed', () => {
+    const text = edit(
+      lab,
+      'profile: lab-debian\n',
+      'profile: lab-debian\n  sshAuthorizedKeyFiles: [/dev/zero]\n',
+    );
+    const d = one(errorsOf(text), 'not-regular-file');
+    expect(d.message).toBe('/dev/zero is not a regular file (a FIFO, a device or a socket)');
+    expect(d.position.line).toBe(lineOf(text, 'sshAuthorizedKeyFiles: [/dev/zero]'));
   });
 });
 
@@ -1473,12 +1581,32 @@ describe('referenced files', () => {
   it("resolves a passwordFile relative to the manifest's folder", () => {
     const dir = tempDir();
     mkdirSync(join(dir, 'secrets'));
-    writeFileSync(join(dir, 'secrets/transit-a.pass'), 'hunter2\n');
+    writeFileSync(join(dir, 'secrets/transit-a.pass'), 'hunter2\n', { mode: 0o600 });
     const file = join(dir, FILE);
     writeFileSync(file, withPassword);
     const result = loadRegion(file);
     expect(result.diagnostics).toEqual([]);
     expect(result.ok).toBe(true);
+  });
+
+  it('refuses a BGP passwordFile that group or others may read, as it refuses BMC credentials', () => {
+    for (const mode of [0o644, 0o640, 0o604]) {
+      const dir = tempDir();
+      mkdirSync(join(dir, 'secrets'));
+      writeFileSync(join(dir, 'secrets/transit-a.pass'), 'hunter2\n');
+      chmodSync(join(dir, 'secrets/transit-a.pass'), mode);
+      writeFileSync(join(dir, FILE), withPassword);
+      const result = loadRegion(join(dir, FILE));
+      expect(result.ok).toBe(false);
+      const d = one(result.diagnostics, 'loose-secret-file');
+      expect(d.severity).toBe('error');
+      expect(d.position.line).toBe(lineOf(withPassword, 'passwordFile:'));
+      expect(formatPath(d.path)).toMatch(/^racks\[0\]\.switches\[\d\]\.upstreams\[0\]\.passwordFile$/);
+      expect(d.message).toBe(
+        `secrets/transit-a.pass holds credentials but other users may read it (mode 0${mode.toString(8)})`,
+      );
+      expect(d.hint).toMatch(/^chmod 600 .*secrets\/transit-a\.pass$/);
+    }
   });
 
   it('reports a missing os.sshAuthorizedKeyFiles entry, naming the field', () => {
