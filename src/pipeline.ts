@@ -1,10 +1,9 @@
 // The pipeline every command and phase goes through: `prepare` loads nothing from the CLI, plans,
 // renders and works out what would be recorded (new allocations, new secrets) without writing a
 // byte; `commit` writes exactly that. `region diff` and `--dry-run` stop after prepare.
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UserError } from './errors.js';
-import type { Region } from './manifest/index.js';
+import { KEY_FILE_CAP, parsePublicKeys, readBounded, type Region } from './manifest/index.js';
 import { AllocationError, planRegion, type PlanResult } from './plan/index.js';
 import {
   DEFAULT_BOOT_OPTIONS,
@@ -71,9 +70,7 @@ export function prepare(input: PrepareInput): Prepared {
     throw err;
   }
   const secrets = readSecrets(input.state, planned.plan, input.manifestDir);
-  const keyFiles = planned.plan.os.sshAuthorizedKeyFiles.map((f) =>
-    readFileSync(resolve(input.manifestDir, f), 'utf8').trim(),
-  );
+  const keyFiles = planned.plan.os.sshAuthorizedKeyFiles.flatMap((f) => readKeyFile(input.manifestDir, f));
   const authorizedKeys = [
     ...planned.plan.os.sshAuthorizedKeys,
     ...keyFiles,
@@ -112,6 +109,24 @@ export function prepare(input: PrepareInput): Prepared {
     },
     looseFiles: secrets.looseFiles,
   };
+}
+
+/**
+ * The public keys of one sshAuthorizedKeyFiles entry, one per line, comments left out. Validation
+ * checked the file; it is read again as carefully, since it may have changed since (a private key
+ * written over it must still never reach a seed).
+ */
+function readKeyFile(manifestDir: string, ref: string): readonly string[] {
+  const read = readBounded(resolve(manifestDir, ref), KEY_FILE_CAP);
+  if (!read.ok) throw new UserError(`${ref} ${read.reason}`, 'name a file of OpenSSH public keys');
+  const keys = parsePublicKeys(read.text);
+  if (keys.ok) return keys.keys;
+  throw new UserError(
+    keys.privateKey
+      ? `${ref} is an OpenSSH private key; give its .pub`
+      : `${ref} line ${keys.line} ${keys.reason}`,
+    'give a file of OpenSSH public keys, one per line, such as an id_ed25519.pub',
+  );
 }
 
 /** "pool/key" of every allocation that is not recorded yet. */

@@ -8,6 +8,7 @@ import type { BootOptions } from '../render/index.js';
 import { macHyphen, type Mac } from '../manifest/index.js';
 import { readTree, stateDirFor, writeTree } from '../state/index.js';
 import { loadOrFail } from './load.js';
+import { checkOutDir } from './out-path.js';
 import { printJson, type Io, type OutputFormat } from './output.js';
 
 /** Loads the manifest (diagnostics to stderr) and prepares it: nothing is written. */
@@ -43,6 +44,7 @@ export function renderCommand(
   manifest: string,
   flags: { out: string; stateDir?: string; output: OutputFormat },
 ): number {
+  checkOutDir(flags.out, '/tmp/region-configs');
   const r = renderFromManifest(io, manifest, flags);
   writeTree(flags.out, r.tree);
   if (flags.output === 'json') {

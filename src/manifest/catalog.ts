@@ -27,7 +27,14 @@ export const nodeSkuSchema = z.strictObject({
   name: z.string(),
   vendor: z.string(),
   firmware: z.enum(['uefi', 'bios']),
-  disk: z.string().describe('Install target, e.g. /dev/sda or /dev/nvme0n1.'),
+  // It reaches the installer's kernel command line (civostack.disk=…): one word, a device path.
+  disk: z
+    .string()
+    .regex(
+      /^\/dev\/[A-Za-z0-9._:/+=@,-]+$/,
+      'must be a device path such as /dev/sda or /dev/disk/by-id/nvme-…: letters, digits and . _ : / + = @ , - only',
+    )
+    .describe('Install target, e.g. /dev/sda or /dev/nvme0n1.'),
   nics: z.array(z.strictObject({ name: z.string(), speed: z.number().int().positive() })).min(1),
 });
 

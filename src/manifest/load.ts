@@ -1,12 +1,15 @@
 // Loading: reads the manifest and the hardware catalog from disk and checks referenced files.
-// The only part of manifest/ that touches the file system; everything it calls is pure.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+// The only part of manifest/ that touches the file system (with bounded-read.ts); what it calls is pure.
+import { readdirSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { catalogEntrySchema, type Catalog, type NodeSku, type SwitchModel } from './catalog.js';
+import { KEY_FILE_CAP, MANIFEST_CAP, MIB, readBounded, SECRET_CAP } from './bounded-read.js';
 import { byPosition, type Diagnostic } from './diagnostics.js';
+import type { FileRef } from './rules/index.js';
 import type { Region } from './region.js';
-import { parseYaml } from './source.js';
+import { parseYaml, type SourceDoc } from './source.js';
+import { parsePublicKeys } from './ssh-key.js';
 import { resolveRegion, validateManifest } from './validate.js';
 
 export const BUILTIN_CATALOG = fileURLToPath(new URL('../../inventories/hardware/', import.meta.url));
@@ -47,27 +50,25 @@ function oneError(
 export function loadRegion(manifestPath: string): LoadResult {
   const abs = resolve(manifestPath);
   const file = display(abs);
-  let text: string;
-  try {
-    text = readFileSync(abs, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT')
+  const read = readBounded(abs, MANIFEST_CAP);
+  if (!read.ok) {
+    if (read.code === 'ENOENT')
       return oneError(
         file,
         'no-such-file',
         'no such manifest file',
         'check the path; inventories/lab.yaml is a working example',
       );
-    if (code === 'EISDIR')
+    if (read.code === 'EISDIR')
       return oneError(
         file,
         'is-directory',
         'this is a folder, not a manifest file',
         'name the YAML file inside it',
       );
-    return oneError(file, 'unreadable', `cannot read the manifest: ${(err as Error).message}`);
+    return oneError(file, 'unreadable', `the manifest ${read.reason}`, 'name the YAML file of the region');
   }
+  const text = read.text;
   const parsed = parseYaml(text, file);
   if (!parsed.ok) {
     const { message, position } = parsed.error;
@@ -86,36 +87,13 @@ export function loadRegion(manifestPath: string): LoadResult {
 
   const validation = validateManifest(parsed.doc, catalog);
   const diagnostics = [...catalogDiagnostics, ...validation.diagnostics];
+  // Rack defaults are named once per node that uses them: each field is checked, and reported, once.
+  const checked = new Set<string>();
   for (const ref of validation.fileRefs) {
-    const target = resolve(dir, ref.ref);
-    const kind = statKind(target);
-    const wanted = ref.kind === 'secret' ? 'file' : ref.kind;
-    if (kind === 'file' && ref.kind === 'secret') {
-      const mode = statSync(target).mode & 0o777;
-      if ((mode & 0o077) !== 0)
-        diagnostics.push({
-          severity: 'error',
-          code: 'loose-secret-file',
-          message: `${ref.ref} holds credentials but other users may read it (mode ${mode.toString(8).padStart(4, '0')})`,
-          path: ref.path,
-          position: parsed.doc.locate(ref.path),
-          hint: `chmod 600 ${display(target)}`,
-        });
-    }
-    if (kind === undefined && ref.optional) continue;
-    if (kind !== wanted) {
-      diagnostics.push({
-        severity: 'error',
-        code: 'missing-file',
-        message:
-          kind === undefined
-            ? `${ref.ref} does not exist (looked for ${display(target)})`
-            : `${ref.ref} is a ${kind}, not a ${wanted}`,
-        path: ref.path,
-        position: parsed.doc.locate(ref.path),
-        hint: `paths are relative to the manifest's folder (${display(dir) || '.'})`,
-      });
-    }
+    const key = JSON.stringify(ref.path);
+    if (checked.has(key)) continue;
+    checked.add(key);
+    diagnostics.push(...checkFileRef(parsed.doc, dir, ref));
   }
   diagnostics.sort(byPosition);
   if (validation.manifest === undefined || diagnostics.some((d) => d.severity === 'error')) {
@@ -124,13 +102,70 @@ export function loadRegion(manifestPath: string): LoadResult {
   return { ok: true, region: resolveRegion(file, validation.manifest, catalog), diagnostics, dir };
 }
 
-function statKind(path: string): 'file' | 'directory' | undefined {
+/** What is wrong with a file the manifest names: missing, the wrong kind, too open or too large, not keys. */
+function checkFileRef(doc: SourceDoc, dir: string, ref: FileRef): Diagnostic[] {
+  const target = resolve(dir, ref.ref);
+  const problem = (code: string, message: string, hint: string): Diagnostic[] => [
+    { severity: 'error', code, message, path: ref.path, position: doc.locate(ref.path), hint },
+  ];
+  const where = `paths are relative to the manifest's folder (${display(dir) || '.'})`;
+  let st: Stats;
   try {
-    const s = statSync(path);
-    return s.isDirectory() ? 'directory' : 'file';
+    // stat, not open: it never blocks on a FIFO, and an OS image is not read here.
+    st = statSync(target);
   } catch {
-    return undefined;
+    return ref.optional
+      ? []
+      : problem('missing-file', `${ref.ref} does not exist (looked for ${display(target)})`, where);
   }
+  const wanted = ref.kind === 'directory' ? 'directory' : 'file';
+  if (st.isDirectory() !== (wanted === 'directory'))
+    return problem(
+      'missing-file',
+      `${ref.ref} is a ${st.isDirectory() ? 'directory' : 'file'}, not a ${wanted}`,
+      where,
+    );
+  if (wanted === 'directory') return [];
+  if (!st.isFile())
+    return problem(
+      'not-regular-file',
+      `${ref.ref} is not a regular file (a FIFO, a device or a socket)`,
+      'name a regular file',
+    );
+  if (ref.kind === 'secret') {
+    const mode = st.mode & 0o777;
+    if ((mode & 0o077) !== 0)
+      return problem(
+        'loose-secret-file',
+        `${ref.ref} holds credentials but other users may read it (mode ${mode.toString(8).padStart(4, '0')})`,
+        `chmod 600 ${display(target)}`,
+      );
+  }
+  if (ref.kind === 'file') return [];
+  const cap = ref.kind === 'secret' ? SECRET_CAP : KEY_FILE_CAP;
+  const read = readBounded(target, cap);
+  if (!read.ok)
+    return problem(
+      read.code === 'too-large' ? 'file-too-large' : 'unreadable-file',
+      `${ref.ref} ${read.reason}`,
+      ref.kind === 'secret'
+        ? 'a credentials or password file holds a few lines'
+        : 'name a file of OpenSSH public keys',
+    );
+  if (ref.kind === 'secret') return [];
+  const keys = parsePublicKeys(read.text);
+  if (keys.ok) return [];
+  if (keys.privateKey)
+    return problem(
+      'private-key-file',
+      `${ref.ref} is an OpenSSH private key; give its .pub`,
+      'never hand a private key to the nodes: name the .pub file beside it (ssh-keygen -y -f <key> prints it)',
+    );
+  return problem(
+    'invalid-key-file',
+    `${ref.ref} line ${keys.line} ${keys.reason}`,
+    'give a file of OpenSSH public keys, one per line, such as an id_ed25519.pub',
+  );
 }
 
 /** Reads every *.yaml in the catalog folders; a later folder's entry of the same name wins. */
@@ -150,7 +185,18 @@ export function loadCatalog(dirs: readonly string[]): { catalog: Catalog; diagno
     for (const name of names) {
       const path = join(dir, name);
       const file = display(path);
-      const parsed = parseYaml(readFileSync(path, 'utf8'), file);
+      const read = readBounded(path, MIB);
+      if (!read.ok) {
+        diagnostics.push({
+          severity: 'error',
+          code: 'catalog-unreadable',
+          message: `catalog file ${read.reason}`,
+          path: [],
+          position: { file, line: 1, column: 1 },
+        });
+        continue;
+      }
+      const parsed = parseYaml(read.text, file);
       if (!parsed.ok) {
         diagnostics.push({
           severity: 'error',

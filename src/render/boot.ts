@@ -1,7 +1,8 @@
 // Network boot: the dnsmasq configuration and the iPXE scripts, from the plan's reservations.
-import { intToIp, ipToInt } from '../manifest/index.js';
+import { downloadUrlProblem, hasScheme, intToIp, ipToInt } from '../manifest/index.js';
 import type { NodePlan, Plan } from '../plan/index.js';
 import type { Engine } from './engine.js';
+import { RenderError } from './render-error.js';
 
 export interface BootOptions {
   /** Folder dnsmasq serves by TFTP (undionly.kpxe, ipxe.efi). */
@@ -81,8 +82,8 @@ export function dnsmasqConf(engine: Engine, plan: Plan, options: BootOptions): s
 
 export function bootIpxe(engine: Engine, plan: Plan): string {
   return engine.template('ipxe/boot.ipxe.hbs')({
-    region: plan.region.name,
-    baseUrl: plan.bootstrap.url,
+    region: scriptWord('boot.ipxe', 'the region name', plan.region.name),
+    baseUrl: scriptUrl('boot.ipxe', 'boot server', plan.bootstrap.url),
     retries: RETRIES,
   });
 }
@@ -103,38 +104,69 @@ export function installerUrls(plan: Plan): InstallerUrls {
     initrd: `${plan.bootstrap.url}/installer/initrd.img`,
   };
   const given = plan.os.installer;
-  const isUrl = (s: string) => /^https?:\/\//.test(s);
   return {
-    kernel: given && isUrl(given.kernel) ? given.kernel : served.kernel,
-    initrd: given && isUrl(given.initrd) ? given.initrd : served.initrd,
+    kernel: given && hasScheme(given.kernel) ? given.kernel : served.kernel,
+    initrd: given && hasScheme(given.initrd) ? given.initrd : served.initrd,
   };
+}
+
+/**
+ * A URL as one word of an iPXE command. Validation refuses a bad one with its line; this is the
+ * second wall, for a plan that did not come through it: a newline or `${` would add commands.
+ */
+function scriptUrl(node: string, what: string, url: string): string {
+  const problem = downloadUrlProblem(url);
+  if (problem !== undefined)
+    throw new RenderError(`${node}: the ${what} URL ${JSON.stringify(url)} ${problem}`);
+  return url;
+}
+
+/**
+ * A plain value (a name, a port, a disk) as one word of an iPXE command and of the kernel's
+ * command line: letters, digits and . _ : / , @ + = - only, so neither iPXE (whitespace, `${`)
+ * nor the kernel (whitespace, quotes) reads it as more than itself.
+ */
+function scriptWord(node: string, what: string, value: string): string {
+  if (!/^[A-Za-z0-9._:/,@+=-]+$/.test(value))
+    throw new RenderError(
+      `${node}: ${what} ${JSON.stringify(value)} cannot go into a boot script as it is (letters, digits and . _ : / , @ + = - only)`,
+    );
+  return value;
 }
 
 export function nodeIpxe(engine: Engine, plan: Plan, node: NodePlan): string {
   const urls = installerUrls(plan);
+  const name = scriptWord(node.name, 'the node name', node.name);
+  const baseUrl = scriptUrl(name, 'boot server', plan.bootstrap.url);
   const cmdline = [
-    `civostack.node=${node.name}`,
-    `civostack.url=${plan.bootstrap.url}`,
-    `civostack.disk=${node.disk}`,
+    `civostack.node=${name}`,
+    `civostack.url=${baseUrl}`,
+    `civostack.disk=${scriptWord(name, "the SKU's install disk", node.disk)}`,
     'console=tty0',
     'console=ttyS0,115200n8',
     'panic=10',
   ].join(' ');
   return engine.template('ipxe/node.ipxe.hbs')({
-    name: node.name,
+    name,
     role: node.role,
-    rack: node.rack,
-    baseUrl: plan.bootstrap.url,
+    rack: scriptWord(name, 'the rack name', node.rack),
+    baseUrl,
     retries: RETRIES,
     giveUpAt: RETRIES + 1,
     retryDelay: RETRY_DELAY_S,
     rounds: ROUNDS,
     roundDelay: ROUND_DELAY_S,
-    kernel: urls.kernel,
-    initrd: urls.initrd,
+    kernel: scriptUrl(name, 'installer kernel', urls.kernel),
+    initrd: scriptUrl(name, 'installer initrd', urls.initrd),
     cmdline,
     nicCount: node.nics.length,
-    nics: node.nics.map((nic, index) => ({ ...nic, index, next: index + 1 })),
+    nics: node.nics.map((nic, index) => ({
+      ...nic,
+      switch: scriptWord(name, `net${index}'s switch`, nic.switch),
+      port: scriptWord(name, `net${index}'s port`, nic.port),
+      index,
+      next: index + 1,
+    })),
   });
 }
 

@@ -21,7 +21,9 @@ export interface RenderInputs {
   readonly boot: BootOptions;
 }
 
-export class RenderError extends Error {}
+import { RenderError } from './render-error.js';
+
+export { RenderError };
 
 export function renderRegion(inputs: RenderInputs): FileTree {
   const { plan, secrets } = inputs;

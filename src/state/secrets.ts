@@ -6,6 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import ssh2 from 'ssh2';
 import { UserError } from '../errors.js';
+import { readBounded, SECRET_CAP } from '../manifest/index.js';
 import type { Plan, SecretFormat } from '../plan/index.js';
 import { writeFileAtomic } from './atomic.js';
 import type { StateDir } from './store.js';
@@ -84,15 +85,11 @@ export function readSecrets(state: StateDir, plan: Plan, manifestDir: string): R
     if (secret.name === SSH_KEY) continue;
     if (secret.source === 'file' && secret.file !== undefined) {
       const path = resolve(manifestDir, secret.file);
-      let value: string;
-      try {
-        value = readFileSync(path, 'utf8').trim();
-        if ((statSync(path).mode & 0o077) !== 0) looseFiles.push(path);
-      } catch (err) {
-        throw new UserError(
-          `cannot read the secret ${secret.name} from ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-        );
-      }
+      // Bounded and non-blocking: a FIFO or a device put where the file was never hangs the run.
+      const read = readBounded(path, SECRET_CAP);
+      if (!read.ok) throw new UserError(`cannot read the secret ${secret.name}: ${path} ${read.reason}`);
+      const value = read.text.trim();
+      if ((statSync(path).mode & 0o077) !== 0) looseFiles.push(path);
       if (value === '' || /\s/.test(value))
         throw new UserError(`${path} must hold one password without spaces`);
       values.set(secret.name, value);

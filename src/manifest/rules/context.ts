@@ -8,8 +8,11 @@ export interface FileRef {
   readonly path: Path;
   /** As written in the manifest, relative to the manifest's folder. */
   readonly ref: string;
-  /** 'secret': a file only its owner may read (mode 0600 or stricter). */
-  readonly kind: 'file' | 'directory' | 'secret';
+  /**
+   * 'secret': a small file only its owner may read (mode 0600 or stricter); 'public-keys': a small
+   * file of OpenSSH public key lines. Every kind but 'directory' must be a regular file.
+   */
+  readonly kind: 'file' | 'directory' | 'secret' | 'public-keys';
   /** A missing file is fine (the lab generates it); one that exists is still checked. */
   readonly optional?: boolean;
 }

@@ -1,7 +1,8 @@
-// Formats with a precise hint: CIDRs, addresses, ASNs and SSH keys.
+// Formats with a precise hint: CIDRs, addresses, ASNs, SSH keys and the URLs nodes download from.
 import { parseAsn, isPrivateAsn } from '../asn.js';
 import type { Path } from '../diagnostics.js';
 import { isIpv4, parseCidr } from '../net.js';
+import { downloadUrlProblem, hasScheme } from '../url.js';
 import type { Rule, RuleContext } from './context.js';
 
 export function checkCidr(ctx: RuleContext, path: Path, text: string): boolean {
@@ -111,4 +112,25 @@ export const sshKeys: Rule = (ctx) => {
       );
     }
   });
+};
+
+/** The installer's kernel and initrd and the OS image, where they are URLs rather than paths. */
+export const downloadUrls: Rule = (ctx) => {
+  const os = ctx.manifest.os;
+  const urls: [Path, string | undefined][] = [
+    [['os', 'installer', 'kernel'], os.installer?.kernel],
+    [['os', 'installer', 'initrd'], os.installer?.initrd],
+    [['os', 'image', 'source'], os.image?.source],
+  ];
+  for (const [path, url] of urls) {
+    if (url === undefined || !hasScheme(url)) continue;
+    const problem = downloadUrlProblem(url);
+    if (problem !== undefined)
+      ctx.error(
+        path,
+        'invalid-url',
+        `${JSON.stringify(url)} ${problem}`,
+        'give an http:// or https:// URL with its special characters percent-encoded (a space is %20), or a path beside the manifest',
+      );
+  }
 };

@@ -5,7 +5,7 @@ import { cabling, fabric, knownHardware, pairs } from './topology.js';
 import { controlPlane, fileRefs, kubernetesVersion, osProfile } from './cluster.js';
 import { addresses } from './addresses.js';
 import type { Rule } from './context.js';
-import { asns, networkFormats, sshKeys } from './formats.js';
+import { asns, downloadUrls, networkFormats, sshKeys } from './formats.js';
 import { macs, portsCabledOnce, renames, uniqueNames } from './identity.js';
 import { networksDisjoint, networksFit, pinnedAddresses, vlans } from './networks.js';
 
@@ -16,6 +16,7 @@ export const rules: readonly Rule[] = [
   networkFormats,
   asns,
   sshKeys,
+  downloadUrls,
   networksDisjoint,
   networksFit,
   pinnedAddresses,

@@ -9,7 +9,8 @@ export const switchSsh: Rule = (ctx) => {
       if (sw.ssh === undefined) return;
       const at = ['racks', r, 'switches', s, 'ssh'];
       if (sw.ssh.address !== undefined) checkIp(ctx, [...at, 'address'], sw.ssh.address);
-      if (sw.ssh.hostKeyFile !== undefined) ctx.needFile([...at, 'hostKeyFile'], sw.ssh.hostKeyFile, 'file');
+      if (sw.ssh.hostKeyFile !== undefined)
+        ctx.needFile([...at, 'hostKeyFile'], sw.ssh.hostKeyFile, 'public-keys');
     }),
   );
 };
