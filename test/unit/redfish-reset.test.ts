@@ -137,7 +137,7 @@ describe('Redfish reset types from ActionInfo', () => {
     const bmc: Bmc = { power: 'Off', allowed: ['Nmi', 'ForceOff'], posted: [] };
     const d = await start(bmc);
     await expect(d.on()).rejects.toThrow(
-      /offers none of On, ForceOn, PushPowerButton \(it allows Nmi, ForceOff\)/,
+      /offers none of On, ForceOn, PushPowerButton \(it allows \["Nmi","ForceOff"\]\)/,
     );
     await d.close();
     expect(bmc.posted).toEqual([]);
