@@ -1,19 +1,26 @@
-// Global setup of the unit tests: the run gets a temp folder of its own (TMPDIR, which os.tmpdir()
-// and mkdtemp read), and fails when anything is left in it at the end. Every test removes what it
-// creates (tempDir() in test/helpers/manifest.ts registers the removal); a leak shows here, by
-// name, instead of as a thousand folders in /tmp. A folder of its own, not a look at /tmp before
-// and after: other runs on the same machine create and remove their own folders there meanwhile.
+// Global setup of the unit tests: the run gets a temp folder of its own, and fails when anything
+// is left in it at the end. Every test removes what it creates (tempDir() in test/helpers/temp.ts
+// registers the removal); a leak shows here, by name, instead of as a thousand folders in /tmp.
+// A folder of its own, not a look at /tmp before and after: other runs on the same machine create
+// and remove their own folders there meanwhile.
+// The folder reaches the unit workers only (provide/inject; temp-cleanup.ts sets TMPDIR there).
+// Setting TMPDIR here, in the main process, would hand it to the integration workers too, whose
+// dnsmasq and sshd drop privileges and cannot enter a 0700 folder of root's.
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
 
-export default function setup(): () => void {
-  const outer = process.env.TMPDIR;
+declare module 'vitest' {
+  export interface ProvidedContext {
+    civostackUnitTmp: string;
+  }
+}
+
+export default function setup(project: TestProject): () => void {
   const dir = mkdtempSync(join(tmpdir(), 'civostack-unit-'));
-  process.env.TMPDIR = dir;
+  project.provide('civostackUnitTmp', dir);
   return () => {
-    if (outer === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = outer;
     const left = readdirSync(dir);
     rmSync(dir, { recursive: true, force: true });
     if (left.length > 0)
