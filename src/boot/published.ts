@@ -1,13 +1,12 @@
 // The folder nginx serves: boot.ipxe, one script per known MAC (the node's installer script, or
 // local.ipxe once the node is installed), and the public artifacts (image, kernel, initrd). nginx's
-// workers run unprivileged, so it lives outside the 0700 state folder, world-readable, and holds
-// only what any machine on the provisioning network may fetch (no seeds, no secrets).
+// workers run unprivileged, so it lives outside the 0700 state folder: made anew at every start,
+// owned by root and readable by the workers' group only (served-folder.ts). It holds no seeds.
 import {
   chmodSync,
   copyFileSync,
   constants,
   linkSync,
-  mkdirSync,
   renameSync,
   rmSync,
   statSync,
@@ -19,6 +18,7 @@ import type { NodePlan, Plan } from '../plan/index.js';
 import type { FileTree } from '../render/index.js';
 import { isInstalled, type NodeState } from './node-state.js';
 import type { BootArtifacts } from './server.js';
+import { createServedFolder, createServedSubfolder, type ServedFolderAccess } from './served-folder.js';
 
 export interface PublishedScript {
   /** `ipxe/<mac>.ipxe`, relative to the published folder. */
@@ -69,11 +69,10 @@ export function publishBootFiles(
   tree: FileTree,
   artifacts: BootArtifacts,
   stateOf: (node: string) => NodeState | undefined,
+  access: ServedFolderAccess,
 ): Published {
-  for (const d of ['', 'ipxe', 'images', 'installer']) {
-    mkdirSync(join(root, d), { recursive: true, mode: 0o755 });
-    chmodSync(join(root, d), 0o755);
-  }
+  createServedFolder(root, access);
+  for (const d of ['ipxe', 'images', 'installer']) createServedSubfolder(join(root, d), 0o755);
   if (artifacts.kernel) stage(artifacts.kernel, join(root, 'installer', 'vmlinuz'));
   if (artifacts.initrd) stage(artifacts.initrd, join(root, 'installer', 'initrd.img'));
   if (artifacts.image?.path)

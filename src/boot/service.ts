@@ -21,6 +21,7 @@ import { tailIpxeLog } from './ipxe-log.js';
 import { nginxConf, nginxPaths, startNginx, type Nginx, type NginxSite } from './nginx.js';
 import { NodeStore } from './node-store.js';
 import { publishBootFiles } from './published.js';
+import { createServedFolder } from './served-folder.js';
 import {
   createBootServer,
   ipxeRecorder,
@@ -68,7 +69,8 @@ export function bootRuntime(state: StateDir): {
 } {
   const dir = join(state.path, 'boot');
   // dnsmasq serves TFTP as an unprivileged user, who cannot enter the 0700 state folder; the
-  // TFTP root only holds the public iPXE binaries, so it lives in a world-readable folder.
+  // TFTP root only holds the public iPXE binaries, so it lives in a world-readable folder. Both
+  // folders are made anew by each start and refused when another user got to the name first.
   const tag = createHash('sha256').update(state.path).digest('hex').slice(0, 12);
   return {
     dir,
@@ -84,25 +86,34 @@ const PXE_DIR = fileURLToPath(new URL('../../pxe/', import.meta.url));
 
 /** undionly.kpxe and ipxe.efi, from pxe/ (copied there from Debian's ipxe package) or the package itself. */
 function stageTftp(tftpRoot: string): void {
-  mkdirSync(tftpRoot, { recursive: true, mode: 0o755 });
-  chmodSync(tftpRoot, 0o755);
-  for (const name of ['undionly.kpxe', 'ipxe.efi']) {
+  const sources = ['undionly.kpxe', 'ipxe.efi'].map((name) => {
     const source = [join(PXE_DIR, name), join('/usr/lib/ipxe', name)].find((p) => existsSync(p));
     if (!source)
       throw new UserError(
         `${name} not found in pxe/ or /usr/lib/ipxe`,
         "install Debian's ipxe package (bash .ci/setup does)",
       );
+    return { name, source };
+  });
+  createServedFolder(tftpRoot, { mode: 0o755 });
+  for (const { name, source } of sources) {
     copyFileSync(source, join(tftpRoot, name));
     chmodSync(join(tftpRoot, name), 0o644);
   }
 }
 
-/** nginx's workers' user: Debian's nginx package creates www-data. Unset unless we are root. */
-function workerUser(): string | undefined {
+/**
+ * nginx's workers' user and its primary group (the group the published folder is readable by):
+ * Debian's nginx package creates www-data. Unset unless we are root.
+ */
+function workerUser(): { name: string; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const users = readFileSync('/etc/passwd', 'utf8');
-  return /^www-data:/m.test(users) ? 'www-data' : 'nobody';
+  for (const name of ['www-data', 'nobody']) {
+    const m = new RegExp(`^${name}:[^:]*:\\d+:(\\d+):`, 'm').exec(users);
+    if (m) return { name, gid: Number(m[1]) };
+  }
+  return { name: 'nobody', gid: 65534 };
 }
 
 /** A free port on `host`, for a --port 0 (tests, benchmarks). */
@@ -121,7 +132,11 @@ export async function startBootService(o: BootServiceOptions): Promise<BootServi
   const runtime = bootRuntime(o.state);
   const store = new NodeStore(o.state, o.plan.nodes);
   mkdirSync(runtime.dir, { recursive: true, mode: 0o700 });
-  const published = publishBootFiles(runtime.httpRoot, o.plan, o.tree, o.artifacts, (n) => store.get(n));
+  const user = workerUser();
+  const published = publishBootFiles(runtime.httpRoot, o.plan, o.tree, o.artifacts, (n) => store.get(n), {
+    mode: 0o750,
+    ...(user ? { gid: user.gid } : {}),
+  });
   // A node's script changes with its state (the installer until installed, then local boot).
   const onEvent: BootServiceOptions['onEvent'] = (e) => {
     if (e.kind === 'node') published.refresh(e.node, e.state);
@@ -150,7 +165,6 @@ export async function startBootService(o: BootServiceOptions): Promise<BootServi
   });
   const upstream = { host: '127.0.0.1', port: (server.address() as AddressInfo).port };
   const port = o.listen.port === 0 ? await freePort(o.listen.host) : o.listen.port;
-  const user = workerUser();
   const site: NginxSite = {
     listen: { host: o.listen.host, port },
     runtimeDir: runtime.dir,
@@ -158,7 +172,7 @@ export async function startBootService(o: BootServiceOptions): Promise<BootServi
     upstream,
     frontToken,
     trustLoopback: o.trustLoopback === true,
-    ...(user ? { user } : {}),
+    ...(user ? { user: user.name } : {}),
     scripts: published.scripts.map((s) => ({
       file: s.file,
       address: checkSource ? s.node.provisioning.address : undefined,
@@ -183,8 +197,10 @@ export async function startBootService(o: BootServiceOptions): Promise<BootServi
 
   let dnsmasq: Dnsmasq | undefined;
   if (o.dhcp !== 'off') {
+    let staged = false;
     try {
       stageTftp(runtime.tftpRoot);
+      staged = true;
       const conf = o.tree.get('boot/dnsmasq.conf');
       if (!conf) throw new Error('internal: dnsmasq.conf not rendered');
       writeFileAtomic(runtime.dnsmasqConf, conf.content);
@@ -203,7 +219,8 @@ export async function startBootService(o: BootServiceOptions): Promise<BootServi
       log.close();
       await nginx.stop();
       await stopServer();
-      rmSync(runtime.tftpRoot, { recursive: true, force: true });
+      // Only what this start made: a folder refused as another user's stays for them to look at.
+      if (staged) rmSync(runtime.tftpRoot, { recursive: true, force: true });
       rmSync(runtime.httpRoot, { recursive: true, force: true });
       throw err;
     }
