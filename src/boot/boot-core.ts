@@ -2,10 +2,12 @@
 // the asker may have the answer, and how it moves the node's state in the store. The handlers
 // (boot-routes.ts) only turn a request into one call here and the answer into a response, as
 // matchbox's server.go selects and its http/ handlers write.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { basename } from 'node:path';
 import { macHyphen, parseMac, type ImageFormat, type Mac } from '../manifest/index.js';
 import type { NodePlan, Plan } from '../plan/index.js';
-import type { FileTree } from '../render/index.js';
+import { INSTALL_TOKEN_SLOT, type FileTree } from '../render/index.js';
+import type { InstallTokens } from './install-tokens.js';
 import { describeState, isInstalled, type NodeState } from './node-state.js';
 import type { NodeStore } from './node-store.js';
 
@@ -66,10 +68,11 @@ export const isRefused = (a: Answer<unknown>): a is Refused =>
 
 export const refuse = (status: number, reason: string): Refused => ({ refused: true, status, reason });
 
-/** Who asks for a node's content: the `?mac=` it gives and the address it comes from. */
+/** Who asks for a node's content: the `?mac=` it gives, the address it comes from, its install token. */
 export interface Asker {
   readonly mac: string | null;
   readonly from: string;
+  readonly token: string | undefined;
 }
 
 /** What the installer reports with POST /nodes/<name>/progress. */
@@ -88,6 +91,10 @@ export interface BootCoreOptions {
   readonly checkSource: boolean;
   /** Also answer per-node requests from 127.0.0.1 (a loopback-only load generator's server). */
   readonly trustLoopback?: boolean;
+  /** Each install's token: minted into the node's script, required for its seed, progress and keys. */
+  readonly tokens: InstallTokens;
+  /** What /api/v1/nodes wants as `Authorization: Bearer <token>` (the state folder's api.token). */
+  readonly apiToken: string;
   readonly onEvent: (event: BootEvent) => void;
 }
 
@@ -97,6 +104,28 @@ const SEED_FILES = new Set(['meta-data', 'user-data', 'network-config']);
 const HOST_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+( .*)?$/;
 
 export type BootCore = ReturnType<typeof createBootCore>;
+
+/**
+ * The script a node's MAC boots: until the node is installed its installer script, carrying the
+ * install's token (minted now if it has none); then the local disk's.
+ */
+export function nodeScriptFor(
+  tree: FileTree,
+  tokens: InstallTokens,
+  node: NodePlan,
+  mac: Mac,
+  state: NodeState | undefined,
+): string | undefined {
+  if (isInstalled(state)) return tree.get('boot/ipxe/local.ipxe')?.content;
+  const script = tree.get(`boot/ipxe/${macHyphen(mac)}.ipxe`)?.content;
+  return script?.replaceAll(INSTALL_TOKEN_SLOT, tokens.forInstall(node.name));
+}
+
+/** Equal in constant time (the API token). */
+function sameSecret(a: string, b: string): boolean {
+  const h = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(h(a), h(b));
+}
 
 export function createBootCore(o: BootCoreOptions) {
   const nodesByMac = new Map<string, NodePlan>();
@@ -125,14 +154,22 @@ export function createBootCore(o: BootCoreOptions) {
     return undefined;
   };
 
-  /** The node a per-node request is for, checked against its ?mac= and source address. */
+  /** The node a per-node request is for, checked against its ?mac=, source address and install token. */
   const nodeFor = (name: string, asker: Asker): Answer<{ node: NodePlan; mac: Mac }> => {
     const node = nodesByName.get(name);
     if (!node) return refuse(404, `no node ${name} in the manifest`);
     const mac = parseMac(asker.mac ?? '');
     if (!mac || !node.nics.some((n) => n.mac === mac))
       return refuse(403, `${name} is not served to MAC ${asker.mac ?? '(none)'}`);
-    return fromReserved(asker.from, node.provisioning.address, name) ?? { node, mac };
+    const wrongSource = fromReserved(asker.from, node.provisioning.address, name);
+    if (wrongSource) return wrongSource;
+    if (!o.tokens.matches(node.name, asker.token))
+      return refuse(
+        403,
+        `${name} is served only to its installer with this install's token (X-Civostack-Token); ` +
+          `none, a wrong or a spent one came from ${asker.from}`,
+      );
+    return { node, mac };
   };
 
   return {
@@ -152,9 +189,9 @@ export function createBootCore(o: BootCoreOptions) {
       }
       const wrongSource = fromReserved(from, node.provisioning.address, node.name);
       if (wrongSource) return wrongSource;
-      const installed = isInstalled(o.store.get(node.name));
+      const script = nodeScriptFor(o.tree, o.tokens, node, mac, o.store.get(node.name));
       move(node.name, { kind: 'ipxe', mac, address: from });
-      return rendered(installed ? 'boot/ipxe/local.ipxe' : `boot/ipxe/${macHyphen(mac)}.ipxe`);
+      return script === undefined ? refuse(404, `the script of ${mac} is not rendered`) : ok(script);
     },
 
     installerFile(name: string): Answer<FileReply> {
@@ -189,6 +226,10 @@ export function createBootCore(o: BootCoreOptions) {
       const { state, percent, message } = report;
       if (state !== 'installing' && state !== 'installed' && state !== 'failed')
         return refuse(400, 'state must be installing, installed or failed');
+      // An install that ended spends its token: installed, nothing more is taken from it; failed,
+      // the node's next PXE boot is a new install with a new token.
+      if (state === 'installed') o.tokens.revoke(who.node.name);
+      if (state === 'failed') o.tokens.replace(who.node.name);
       move(who.node.name, {
         kind: 'progress',
         state,
@@ -206,6 +247,20 @@ export function createBootCore(o: BootCoreOptions) {
         .map((l) => l.trim())
         .filter((l) => HOST_KEY.test(l));
       if (keys.length === 0) return refuse(400, 'no OpenSSH public keys in the body');
+      // Write-once per install: the keys civostack will pin for SSH come from the installer of a
+      // boot it started, once; a second set, or one outside an install, is someone else's.
+      const now = o.store.get(who.node.name)?.state ?? 'pending';
+      if (now !== 'ipxe' && now !== 'installing')
+        return refuse(
+          409,
+          `${name} is ${now}, not installing: host keys are taken only during an install civostack started; refused new keys from ${asker.from}`,
+        );
+      if (o.tokens.keysTaken(who.node.name))
+        return refuse(
+          409,
+          `${name}'s host keys are already pinned for this install; refused new keys from ${asker.from}`,
+        );
+      o.tokens.takeKeys(who.node.name);
       move(who.node.name, { kind: 'hostkeys', keys });
       return ok('ok\n');
     },
@@ -215,7 +270,13 @@ export function createBootCore(o: BootCoreOptions) {
       return fromReserved(from, switchAddress.get(sw), sw) ?? rendered(`switches/${sw}/${file}`, JSON_TYPE);
     },
 
-    nodes: (): Answer => ok(`${JSON.stringify(o.store.all(), null, 2)}\n`, JSON_TYPE),
+    /** Every node's state, to whoever holds the API token (the CLI reads it from the state folder). */
+    nodes(authorization: string | undefined): Answer {
+      const presented = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
+      if (presented === undefined || !sameSecret(presented, o.apiToken))
+        return refuse(401, "the node API needs Authorization: Bearer <the boot state folder's api.token>");
+      return ok(`${JSON.stringify(o.store.all(), null, 2)}\n`, JSON_TYPE);
+    },
   };
 }
 

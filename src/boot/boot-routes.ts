@@ -2,6 +2,7 @@
 // the core (boot-core.ts) and handing back its answer. A path no route takes is a 404.
 import type { Mac } from '../manifest/index.js';
 import type { Answer, BootCore, FileReply, Reply } from './boot-core.js';
+import { TOKEN_HEADER } from './install-tokens.js';
 
 /** What a handler may read of a request: no socket, no response. */
 export interface RouteRequest {
@@ -21,7 +22,15 @@ export interface Route {
 }
 
 const NODE = '/nodes/([a-z0-9][a-z0-9._-]*)';
-const asker = (req: RouteRequest) => ({ mac: req.query.get('mac'), from: req.from });
+const header = (req: RouteRequest, name: string): string | undefined => {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v : undefined;
+};
+const asker = (req: RouteRequest) => ({
+  mac: req.query.get('mac'),
+  from: req.from,
+  token: header(req, TOKEN_HEADER),
+});
 
 export const ROUTES: readonly Route[] = [
   { method: 'GET', path: /^\/ipxe\/boot\.ipxe$/, handle: async (core) => core.bootScript() },
@@ -68,7 +77,11 @@ export const ROUTES: readonly Route[] = [
     path: /^\/ztp\/([a-z0-9][a-z0-9._-]*)\/(ztp\.json|config_db\.json)$/,
     handle: async (core, req, [sw, file]) => core.ztp(sw!, file!, req.from),
   },
-  { method: 'GET', path: /^\/api\/v1\/nodes$/, handle: async (core) => core.nodes() },
+  {
+    method: 'GET',
+    path: /^\/api\/v1\/nodes$/,
+    handle: async (core, req) => core.nodes(header(req, 'authorization')),
+  },
 ];
 
 /** The route for `method` and `path`, with its arguments; HEAD takes a GET route. */

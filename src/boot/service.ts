@@ -20,6 +20,8 @@ import { startDnsmasq, type Dnsmasq, type DnsmasqEvent } from './dnsmasq.js';
 import { tailIpxeLog } from './ipxe-log.js';
 import { nginxConf, nginxPaths, startNginx, type Nginx, type NginxSite } from './nginx.js';
 import { NodeStore } from './node-store.js';
+import { nodeScriptFor } from './boot-core.js';
+import { InstallTokens, installTokensFile } from './install-tokens.js';
 import { publishBootFiles } from './published.js';
 import { createServedFolder } from './served-folder.js';
 import {
@@ -66,6 +68,7 @@ export function bootRuntime(state: StateDir): {
   httpRoot: string;
   leaseFile: string;
   dnsmasqConf: string;
+  apiToken: string;
 } {
   const dir = join(state.path, 'boot');
   // dnsmasq serves TFTP as an unprivileged user, who cannot enter the 0700 state folder; the
@@ -79,6 +82,8 @@ export function bootRuntime(state: StateDir): {
     httpRoot: join(tmpdir(), `civostack-http-${tag}`),
     leaseFile: join(dir, 'dnsmasq.leases'),
     dnsmasqConf: join(dir, 'dnsmasq.conf'),
+    /** `Authorization: Bearer <this file>` opens /api/v1/nodes; 0600, new at every start. */
+    apiToken: join(dir, 'api.token'),
   };
 }
 
@@ -133,10 +138,19 @@ export async function startBootService(o: BootServiceOptions): Promise<BootServi
   const store = new NodeStore(o.state, o.plan.nodes);
   mkdirSync(runtime.dir, { recursive: true, mode: 0o700 });
   const user = workerUser();
-  const published = publishBootFiles(runtime.httpRoot, o.plan, o.tree, o.artifacts, (n) => store.get(n), {
-    mode: 0o750,
-    ...(user ? { gid: user.gid } : {}),
-  });
+  const tokens = new InstallTokens(installTokensFile(o.state));
+  // Minted at every start, 0600: whoever reads the node API must be able to read the state folder.
+  const apiToken = randomBytes(16).toString('hex');
+  writeFileAtomic(runtime.apiToken, `${apiToken}\n`, 0o600);
+  const published = publishBootFiles(
+    runtime.httpRoot,
+    o.plan,
+    o.tree,
+    o.artifacts,
+    (n) => store.get(n),
+    (node, mac, state) => nodeScriptFor(o.tree, tokens, node, mac, state),
+    { mode: 0o750, ...(user ? { gid: user.gid } : {}) },
+  );
   // A node's script changes with its state (the installer until installed, then local boot).
   const onEvent: BootServiceOptions['onEvent'] = (e) => {
     if (e.kind === 'node') published.refresh(e.node, e.state);
@@ -152,6 +166,8 @@ export async function startBootService(o: BootServiceOptions): Promise<BootServi
     artifacts: o.artifacts,
     checkSource,
     ...(o.trustLoopback ? { trustLoopback: true } : {}),
+    tokens,
+    apiToken,
     frontToken,
     onEvent,
   });

@@ -110,11 +110,18 @@ export function installerUrls(plan: Plan): InstallerUrls {
   };
 }
 
+/**
+ * Where a node's script carries its install token. The token is minted per install by the boot
+ * server, which puts it here when it serves the script; a render holds the slot, never a token.
+ */
+export const INSTALL_TOKEN_SLOT = '@install-token@';
+
 export function nodeIpxe(engine: Engine, plan: Plan, node: NodePlan): string {
   const urls = installerUrls(plan);
   const cmdline = [
     `civostack.node=${node.name}`,
     `civostack.url=${plan.bootstrap.url}`,
+    `civostack.token=${INSTALL_TOKEN_SLOT}`,
     `civostack.disk=${node.disk}`,
     'console=tty0',
     'console=ttyS0,115200n8',
