@@ -3,7 +3,14 @@
 // (the socket's address, or nginx's X-Real-IP when nginx proves itself), bounds the request, finds
 // the route (boot-routes.ts) and writes what the core (boot-core.ts) answered; every per-node answer
 // goes only to that node's MACs (and, where DHCP reserved an address, to requests from that address).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  STATUS_CODES,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { Duplex } from 'node:stream';
 import { createBootCore, isRefused, refuse, type BootCoreOptions, type Refused } from './boot-core.js';
 import { findRoute } from './boot-routes.js';
 import { sendFile } from './http-file.js';
@@ -35,6 +42,8 @@ class RequestRefused extends Error {
 
 const SEGMENT = /^[a-z0-9][a-z0-9._-]*$/;
 const MAX_BODY = 64 * 1024;
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /** Refused unless `raw` is a plain path: nothing that could escape a folder or hide from the routes. */
 function plainPath(raw: string): { path: string; query: URLSearchParams } | Refused {
@@ -88,7 +97,7 @@ export function createBootServer(o: BootServerOptions): Server {
     return undefined;
   };
 
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     const peer = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     const forwarded = req.headers['x-real-ip'];
     const fromFront =
@@ -133,15 +142,55 @@ export function createBootServer(o: BootServerOptions): Server {
       },
     );
   });
+  // A slow client (headers or a body trickled a byte at a time) holds a socket for seconds, not
+  // Node's 5 minutes: installers send a few hundred bytes at once.
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  refuseTunnels(server, o);
+  return server;
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
   let size = 0;
   const chunks: Buffer[] = [];
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new RequestRefused(refuse(413, 'body too large'));
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_BODY) throw new RequestRefused(refuse(413, 'body too large'));
+      chunks.push(chunk as Buffer);
+    }
+  } catch (err) {
+    if (err instanceof RequestRefused) throw err;
+    // The client went away before its body ended (ECONNRESET, "aborted"): its request, not our fault.
+    throw new RequestRefused(refuse(400, 'request body cut short'));
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * CONNECT and Upgrade requests bypass the request handler; without a listener Node drops the socket
+ * with no answer. The boot server tunnels and upgrades nothing: it says so and closes.
+ */
+function refuseTunnels(server: Server, o: BootServerOptions): void {
+  const answer = (req: IncomingMessage, socket: Duplex, status: number, reason: string) => {
+    o.onEvent({
+      kind: 'refused',
+      status,
+      method: req.method ?? '?',
+      path: (req.url ?? '').slice(0, 200),
+      from: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
+      reason,
+    });
+    socket.on('error', () => undefined);
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(reason) + 1}\r\nConnection: close\r\n\r\n${reason}\n`,
+      // Detached from the HTTP server: closed here, or server.close() would wait on it.
+      () => socket.destroy(),
+    );
+  };
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => answer(req, socket, 405, 'no CONNECT here'));
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex) =>
+    answer(req, socket, 400, 'no protocol upgrade here'),
+  );
 }
