@@ -1,13 +1,12 @@
 // The folder nginx serves: boot.ipxe, one script per known MAC (the node's installer script, or
 // local.ipxe once the node is installed), and the public artifacts (image, kernel, initrd). nginx's
-// workers run unprivileged, so it lives outside the 0700 state folder, world-readable, and holds
-// only what any machine on the provisioning network may fetch (no seeds, no secrets).
+// workers run unprivileged, so it lives outside the 0700 state folder: made anew at every start,
+// owned by root and readable by the workers' group only (served-folder.ts). It holds no seeds.
 import {
   chmodSync,
   copyFileSync,
   constants,
   linkSync,
-  mkdirSync,
   renameSync,
   rmSync,
   statSync,
@@ -17,8 +16,9 @@ import { basename, dirname, join } from 'node:path';
 import { macHyphen, type Mac } from '../manifest/index.js';
 import type { NodePlan, Plan } from '../plan/index.js';
 import type { FileTree } from '../render/index.js';
-import { isInstalled, type NodeState } from './node-state.js';
+import type { NodeState } from './node-state.js';
 import type { BootArtifacts } from './server.js';
+import { createServedFolder, createServedSubfolder, type ServedFolderAccess } from './served-folder.js';
 
 export interface PublishedScript {
   /** `ipxe/<mac>.ipxe`, relative to the published folder. */
@@ -28,7 +28,7 @@ export interface PublishedScript {
 
 export interface Published {
   readonly scripts: readonly PublishedScript[];
-  /** Rewrites `node`'s scripts if its installed state changed since they were written. */
+  /** Rewrites `node`'s scripts if they changed with its state since they were written. */
   refresh(node: string, state: NodeState | undefined): void;
 }
 
@@ -69,36 +69,40 @@ export function publishBootFiles(
   tree: FileTree,
   artifacts: BootArtifacts,
   stateOf: (node: string) => NodeState | undefined,
+  /** A MAC's script for the node in `state` (boot-core.ts's nodeScriptFor). */
+  scriptOf: (node: NodePlan, mac: Mac, state: NodeState | undefined) => string | undefined,
+  access: ServedFolderAccess,
 ): Published {
-  for (const d of ['', 'ipxe', 'images', 'installer']) {
-    mkdirSync(join(root, d), { recursive: true, mode: 0o755 });
-    chmodSync(join(root, d), 0o755);
-  }
+  createServedFolder(root, access);
+  for (const d of ['ipxe', 'images', 'installer']) createServedSubfolder(join(root, d), 0o755);
   if (artifacts.kernel) stage(artifacts.kernel, join(root, 'installer', 'vmlinuz'));
   if (artifacts.initrd) stage(artifacts.initrd, join(root, 'installer', 'initrd.img'));
   if (artifacts.image?.path)
     stage(artifacts.image.path, join(root, 'images', basename(artifacts.image.path)));
   put(join(root, 'ipxe', 'boot.ipxe'), file(tree, 'boot/ipxe/boot.ipxe'));
-  const local = file(tree, 'boot/ipxe/local.ipxe');
   const scripts = plan.nodes.flatMap((node) =>
     node.nics.map((nic) => ({ file: `ipxe/${macHyphen(nic.mac as Mac)}.ipxe`, node })),
   );
-  const installed = new Map<string, boolean>();
-  const write = (node: NodePlan, done: boolean) => {
-    installed.set(node.name, done);
+  // What each script file holds now: rewritten only when the node's script changes (installed, or
+  // a new install token after a failed install).
+  const written = new Map<string, string>();
+  const write = (node: NodePlan, state: NodeState | undefined) => {
     for (const nic of node.nics) {
       const name = `${macHyphen(nic.mac as Mac)}.ipxe`;
-      put(join(root, 'ipxe', name), done ? local : file(tree, `boot/ipxe/${name}`));
+      const content = scriptOf(node, nic.mac as Mac, state);
+      if (content === undefined) throw new Error(`internal: boot/ipxe/${name} not rendered`);
+      if (written.get(name) === content) continue;
+      put(join(root, 'ipxe', name), content);
+      written.set(name, content);
     }
   };
-  for (const node of plan.nodes) write(node, isInstalled(stateOf(node.name)));
+  for (const node of plan.nodes) write(node, stateOf(node.name));
   const byName = new Map(plan.nodes.map((n) => [n.name, n]));
   return {
     scripts,
     refresh(name, state) {
       const node = byName.get(name);
-      const done = isInstalled(state);
-      if (node && installed.get(name) !== done) write(node, done);
+      if (node) write(node, state);
     },
   };
 }

@@ -20,7 +20,10 @@ import { startDnsmasq, type Dnsmasq, type DnsmasqEvent } from './dnsmasq.js';
 import { tailIpxeLog } from './ipxe-log.js';
 import { nginxConf, nginxPaths, startNginx, type Nginx, type NginxSite } from './nginx.js';
 import { NodeStore } from './node-store.js';
+import { nodeScriptFor } from './boot-core.js';
+import { InstallTokens, installTokensFile } from './install-tokens.js';
 import { publishBootFiles } from './published.js';
+import { createServedFolder } from './served-folder.js';
 import {
   createBootServer,
   ipxeRecorder,
@@ -65,10 +68,12 @@ export function bootRuntime(state: StateDir): {
   httpRoot: string;
   leaseFile: string;
   dnsmasqConf: string;
+  apiToken: string;
 } {
   const dir = join(state.path, 'boot');
   // dnsmasq serves TFTP as an unprivileged user, who cannot enter the 0700 state folder; the
-  // TFTP root only holds the public iPXE binaries, so it lives in a world-readable folder.
+  // TFTP root only holds the public iPXE binaries, so it lives in a world-readable folder. Both
+  // folders are made anew by each start and refused when another user got to the name first.
   const tag = createHash('sha256').update(state.path).digest('hex').slice(0, 12);
   return {
     dir,
@@ -77,6 +82,8 @@ export function bootRuntime(state: StateDir): {
     httpRoot: join(tmpdir(), `civostack-http-${tag}`),
     leaseFile: join(dir, 'dnsmasq.leases'),
     dnsmasqConf: join(dir, 'dnsmasq.conf'),
+    /** `Authorization: Bearer <this file>` opens /api/v1/nodes; 0600, new at every start. */
+    apiToken: join(dir, 'api.token'),
   };
 }
 
@@ -84,25 +91,34 @@ const PXE_DIR = fileURLToPath(new URL('../../pxe/', import.meta.url));
 
 /** undionly.kpxe and ipxe.efi, from pxe/ (copied there from Debian's ipxe package) or the package itself. */
 function stageTftp(tftpRoot: string): void {
-  mkdirSync(tftpRoot, { recursive: true, mode: 0o755 });
-  chmodSync(tftpRoot, 0o755);
-  for (const name of ['undionly.kpxe', 'ipxe.efi']) {
+  const sources = ['undionly.kpxe', 'ipxe.efi'].map((name) => {
     const source = [join(PXE_DIR, name), join('/usr/lib/ipxe', name)].find((p) => existsSync(p));
     if (!source)
       throw new UserError(
         `${name} not found in pxe/ or /usr/lib/ipxe`,
         "install Debian's ipxe package (bash .ci/setup does)",
       );
+    return { name, source };
+  });
+  createServedFolder(tftpRoot, { mode: 0o755 });
+  for (const { name, source } of sources) {
     copyFileSync(source, join(tftpRoot, name));
     chmodSync(join(tftpRoot, name), 0o644);
   }
 }
 
-/** nginx's workers' user: Debian's nginx package creates www-data. Unset unless we are root. */
-function workerUser(): string | undefined {
+/**
+ * nginx's workers' user and its primary group (the group the published folder is readable by):
+ * Debian's nginx package creates www-data. Unset unless we are root.
+ */
+function workerUser(): { name: string; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const users = readFileSync('/etc/passwd', 'utf8');
-  return /^www-data:/m.test(users) ? 'www-data' : 'nobody';
+  for (const name of ['www-data', 'nobody']) {
+    const m = new RegExp(`^${name}:[^:]*:\\d+:(\\d+):`, 'm').exec(users);
+    if (m) return { name, gid: Number(m[1]) };
+  }
+  return { name: 'nobody', gid: 65534 };
 }
 
 /** A free port on `host`, for a --port 0 (tests, benchmarks). */
@@ -121,7 +137,20 @@ export async function startBootService(o: BootServiceOptions): Promise<BootServi
   const runtime = bootRuntime(o.state);
   const store = new NodeStore(o.state, o.plan.nodes);
   mkdirSync(runtime.dir, { recursive: true, mode: 0o700 });
-  const published = publishBootFiles(runtime.httpRoot, o.plan, o.tree, o.artifacts, (n) => store.get(n));
+  const user = workerUser();
+  const tokens = new InstallTokens(installTokensFile(o.state));
+  // Minted at every start, 0600: whoever reads the node API must be able to read the state folder.
+  const apiToken = randomBytes(16).toString('hex');
+  writeFileAtomic(runtime.apiToken, `${apiToken}\n`, 0o600);
+  const published = publishBootFiles(
+    runtime.httpRoot,
+    o.plan,
+    o.tree,
+    o.artifacts,
+    (n) => store.get(n),
+    (node, mac, state) => nodeScriptFor(o.tree, tokens, node, mac, state),
+    { mode: 0o750, ...(user ? { gid: user.gid } : {}) },
+  );
   // A node's script changes with its state (the installer until installed, then local boot).
   const onEvent: BootServiceOptions['onEvent'] = (e) => {
     if (e.kind === 'node') published.refresh(e.node, e.state);
@@ -137,6 +166,8 @@ export async function startBootService(o: BootServiceOptions): Promise<BootServi
     artifacts: o.artifacts,
     checkSource,
     ...(o.trustLoopback ? { trustLoopback: true } : {}),
+    tokens,
+    apiToken,
     frontToken,
     onEvent,
   });
@@ -150,7 +181,6 @@ export async function startBootService(o: BootServiceOptions): Promise<BootServi
   });
   const upstream = { host: '127.0.0.1', port: (server.address() as AddressInfo).port };
   const port = o.listen.port === 0 ? await freePort(o.listen.host) : o.listen.port;
-  const user = workerUser();
   const site: NginxSite = {
     listen: { host: o.listen.host, port },
     runtimeDir: runtime.dir,
@@ -158,7 +188,7 @@ export async function startBootService(o: BootServiceOptions): Promise<BootServi
     upstream,
     frontToken,
     trustLoopback: o.trustLoopback === true,
-    ...(user ? { user } : {}),
+    ...(user ? { user: user.name } : {}),
     scripts: published.scripts.map((s) => ({
       file: s.file,
       address: checkSource ? s.node.provisioning.address : undefined,
@@ -183,8 +213,10 @@ export async function startBootService(o: BootServiceOptions): Promise<BootServi
 
   let dnsmasq: Dnsmasq | undefined;
   if (o.dhcp !== 'off') {
+    let staged = false;
     try {
       stageTftp(runtime.tftpRoot);
+      staged = true;
       const conf = o.tree.get('boot/dnsmasq.conf');
       if (!conf) throw new Error('internal: dnsmasq.conf not rendered');
       writeFileAtomic(runtime.dnsmasqConf, conf.content);
@@ -203,7 +235,8 @@ export async function startBootService(o: BootServiceOptions): Promise<BootServi
       log.close();
       await nginx.stop();
       await stopServer();
-      rmSync(runtime.tftpRoot, { recursive: true, force: true });
+      // Only what this start made: a folder refused as another user's stays for them to look at.
+      if (staged) rmSync(runtime.tftpRoot, { recursive: true, force: true });
       rmSync(runtime.httpRoot, { recursive: true, force: true });
       throw err;
     }

@@ -134,6 +134,12 @@ function scriptWord(node: string, what: string, value: string): string {
   return value;
 }
 
+/**
+ * Where a node's script carries its install token. The token is minted per install by the boot
+ * server, which puts it here when it serves the script; a render holds the slot, never a token.
+ */
+export const INSTALL_TOKEN_SLOT = '@install-token@';
+
 export function nodeIpxe(engine: Engine, plan: Plan, node: NodePlan): string {
   const urls = installerUrls(plan);
   const name = scriptWord(node.name, 'the node name', node.name);
@@ -141,6 +147,7 @@ export function nodeIpxe(engine: Engine, plan: Plan, node: NodePlan): string {
   const cmdline = [
     `civostack.node=${name}`,
     `civostack.url=${baseUrl}`,
+    `civostack.token=${INSTALL_TOKEN_SLOT}`,
     `civostack.disk=${scriptWord(name, "the SKU's install disk", node.disk)}`,
     'console=tty0',
     'console=ttyS0,115200n8',

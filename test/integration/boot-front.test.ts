@@ -3,7 +3,7 @@
 // and is recorded, and per-node content behind it is still refused to other MACs and addresses.
 // Requests from 127.0.0.2 stand for a host that is not the node's reserved address.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { nginxPaths, startNginx } from '../../src/boot/nginx.js';
 import { UserError } from '../../src/errors.js';
 import { stateDirFor } from '../../src/state/index.js';
 import { httpCall } from '../helpers/http.js';
+import { asRendered, installTokenIn } from '../helpers/install-token.js';
 import { LAB, tempDir } from '../helpers/manifest.js';
 import { renderFile } from '../helpers/render.js';
 
@@ -43,6 +44,8 @@ describe('boot service behind its nginx front', () => {
   const other = plan.nodes.find((n) => n.name !== 'r01-n02')!.nics[0]!.mac;
   const events: string[] = [];
   let service: BootService;
+  /** The install token, from the script nginx served the node (set by the script test). */
+  const asNode = { 'X-Civostack-Token': '' };
   const start = (port = 0) =>
     startBootService({
       plan,
@@ -107,8 +110,9 @@ describe('boot service behind its nginx front', () => {
   it("sends a node's script only to its address, and records each fetch", async () => {
     const r = await call(`${service.url}/ipxe/${hy}.ipxe`);
     expect(r.status).toBe(200);
-    expect(r.body.toString()).toBe(tree.get(`boot/ipxe/${hy}.ipxe`)!.content);
+    expect(asRendered(r.body.toString())).toBe(tree.get(`boot/ipxe/${hy}.ipxe`)!.content);
     expect(r.headers['cache-control']).toBe('no-store');
+    asNode['X-Civostack-Token'] = installTokenIn(r.body.toString());
     expect(await eventually(() => (service.store.get('r01-n02')!.state === 'ipxe' ? true : undefined))).toBe(
       true,
     );
@@ -128,27 +132,45 @@ describe('boot service behind its nginx front', () => {
 
   it('still refuses per-node content to another MAC or another source address', async () => {
     const seed = `${service.url}/nodes/r01-n02/seed/user-data`;
-    expect((await call(`${seed}?mac=${other}`)).status).toBe(403);
-    expect((await call(seed)).status).toBe(403);
+    const headers = asNode;
+    expect((await call(`${seed}?mac=${other}`, { headers })).status).toBe(403);
+    expect((await call(seed, { headers })).status).toBe(403);
     // Through nginx the Node server sees the client's address, not nginx's loopback.
-    expect((await call(`${seed}?mac=${mac}`, { from: '127.0.0.2' })).status).toBe(403);
-    expect((await call(`${service.url}/nodes/r01-n02/install.env?mac=${other}`)).status).toBe(403);
-    const ok = await call(`${seed}?mac=${mac}`);
+    expect((await call(`${seed}?mac=${mac}`, { from: '127.0.0.2', headers })).status).toBe(403);
+    expect((await call(`${service.url}/nodes/r01-n02/install.env?mac=${other}`, { headers })).status).toBe(
+      403,
+    );
+    // The token reaches the Node server through nginx; without it, the right MAC and address are not enough.
+    expect((await call(`${seed}?mac=${mac}`)).status).toBe(403);
+    const ok = await call(`${seed}?mac=${mac}`, { headers });
     expect(ok.status).toBe(200);
     expect(ok.body.toString()).toBe(tree.get('nodes/r01-n02/cloud-init/user-data')!.content);
-    const env = (await call(`${service.url}/nodes/r01-n02/install.env?mac=${mac}`)).body.toString();
+    const env = (
+      await call(`${service.url}/nodes/r01-n02/install.env?mac=${mac}`, { headers })
+    ).body.toString();
     expect(env).toContain(`IMAGE_URL='${plan.bootstrap.url}/images/lab-os.raw'`);
   });
 
   it('sends local boot once the installer reported the node installed', async () => {
     const posted = await call(`${service.url}/nodes/r01-n02/progress?mac=${mac}`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...asNode },
       body: 'state=installed',
     });
     expect(posted.status).toBe(200);
     const r = await call(`${service.url}/ipxe/${hy}.ipxe`);
     expect(r.body.toString()).toBe(tree.get('boot/ipxe/local.ipxe')!.content);
+  });
+
+  it("answers the node API through nginx to the holder of the state folder's api.token only", async () => {
+    const file = bootRuntime(state).apiToken;
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const api = `${service.url}/api/v1/nodes`;
+    expect((await call(api)).status).toBe(401);
+    const token = readFileSync(file, 'utf8').trim();
+    const r = await call(api, { headers: { Authorization: `Bearer ${token}` } });
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body.toString())).toHaveProperty('r01-n02');
   });
 
   it('reports a taken port clearly, and a missing nginx', async () => {

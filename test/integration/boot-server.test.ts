@@ -7,8 +7,10 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBootServer, NodeStore, type BootEvent } from '../../src/boot/index.js';
+import { InstallTokens } from '../../src/boot/install-tokens.js';
 import { stateDirFor } from '../../src/state/index.js';
 import { httpCall } from '../helpers/http.js';
+import { asRendered, installTokenIn } from '../helpers/install-token.js';
 import { LAB, tempDir } from '../helpers/manifest.js';
 import { renderFile } from '../helpers/render.js';
 
@@ -48,11 +50,16 @@ describe('boot server', () => {
     },
     checkSource: true,
     trustLoopback: true,
+    tokens: new InstallTokens(join(dir, 'install-tokens.json')),
+    apiToken: 'test-api-token',
     onEvent: (e) => events.push(e),
   });
   const n2 = plan.nodes.find((n) => n.name === 'r01-n02')!;
   const mac = n2.nics[0]!.mac;
   const hy = mac.replaceAll(':', '-');
+  /** The install token, from the script the node was served (set by the script test). */
+  let token = '';
+  const asNode = { 'X-Civostack-Token': '' };
 
   beforeAll(async () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -73,17 +80,22 @@ describe('boot server', () => {
   it("serves the node's install script to its MAC and records that it asked", async () => {
     const r = await call(`/ipxe/${hy}.ipxe`);
     expect(r.status).toBe(200);
-    expect(r.body.toString()).toBe(tree.get(`boot/ipxe/${hy}.ipxe`)!.content);
+    expect(asRendered(r.body.toString())).toBe(tree.get(`boot/ipxe/${hy}.ipxe`)!.content);
     expect(store.get('r01-n02')!.state).toBe('ipxe');
+    token = installTokenIn(r.body.toString());
+    asNode['X-Civostack-Token'] = token;
   });
 
   it('refuses per-node content to another MAC or another source address', async () => {
     const other = plan.nodes[0]!.nics[0]!.mac;
-    expect((await call(`/nodes/r01-n02/seed/user-data?mac=${other}`)).status).toBe(403);
-    expect((await call(`/nodes/r01-n02/seed/user-data`)).status).toBe(403);
-    expect((await call(`/nodes/r01-n02/seed/user-data?mac=${mac}`, { from: '127.0.0.2' })).status).toBe(403);
+    const headers = asNode;
+    expect((await call(`/nodes/r01-n02/seed/user-data?mac=${other}`, { headers })).status).toBe(403);
+    expect((await call(`/nodes/r01-n02/seed/user-data`, { headers })).status).toBe(403);
+    expect(
+      (await call(`/nodes/r01-n02/seed/user-data?mac=${mac}`, { from: '127.0.0.2', headers })).status,
+    ).toBe(403);
     expect((await call(`/ipxe/${hy}.ipxe`, { from: '127.0.0.2' })).status).toBe(403);
-    const ok = await call(`/nodes/r01-n02/seed/user-data?mac=${mac}`);
+    const ok = await call(`/nodes/r01-n02/seed/user-data?mac=${mac}`, { headers });
     expect(ok.status).toBe(200);
     expect(ok.body.toString()).toBe(tree.get('nodes/r01-n02/cloud-init/user-data')!.content);
   });
@@ -103,7 +115,7 @@ describe('boot server', () => {
   });
 
   it('tells the installer what to install as shell-quoted lines', async () => {
-    const r = await call(`/nodes/r01-n02/install.env?mac=${mac}`);
+    const r = await call(`/nodes/r01-n02/install.env?mac=${mac}`, { headers: asNode });
     const env = r.body.toString();
     expect(env).toContain("DISK='/dev/vda'");
     expect(env).toContain("ROOT_PARTITION='3'");
@@ -132,7 +144,11 @@ describe('boot server', () => {
 
   it('follows the install: progress, host keys, then the local disk on the next boot', async () => {
     const post = (what: string, body: string, type: string) =>
-      call(`/nodes/r01-n02/${what}?mac=${mac}`, { method: 'POST', body, headers: { 'Content-Type': type } });
+      call(`/nodes/r01-n02/${what}?mac=${mac}`, {
+        method: 'POST',
+        body,
+        headers: { 'Content-Type': type, ...asNode },
+      });
     expect(
       (await post('progress', 'state=installing&percent=42', 'application/x-www-form-urlencoded')).status,
     ).toBe(200);

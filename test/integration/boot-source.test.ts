@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { civostack } from '../helpers/cli.js';
 import { tempDir } from '../helpers/manifest.js';
+import { asRendered, installTokenIn } from '../helpers/install-token.js';
 import { inNs, testNet, type TestNet } from '../helpers/netns.js';
 import { customOsManifest, pxeServe, stopPxeServe, type PxeServe } from '../helpers/pxe-serve.js';
 
@@ -18,9 +19,14 @@ const NODES = {
 } as const;
 
 /** busybox wget from inside `ns`: the body on success, the HTTP status line on refusal. */
-async function get(ns: string, url: string): Promise<{ ok: boolean; body: string; error: string }> {
+async function get(
+  ns: string,
+  url: string,
+  token?: string,
+): Promise<{ ok: boolean; body: string; error: string }> {
   const out = join(tempDir(), 'body');
-  const r = await inNs(ns, 'busybox', ['wget', '-q', '-O', out, url], { reject: false });
+  const header = token === undefined ? [] : ['--header', `X-Civostack-Token: ${token}`];
+  const r = await inNs(ns, 'busybox', ['wget', '-q', ...header, '-O', out, url], { reject: false });
   return {
     ok: r.exitCode === 0,
     body: r.exitCode === 0 ? readFileSync(out, 'utf8') : '',
@@ -83,16 +89,19 @@ describe('boot server source addresses (pxe serve on 0.0.0.0, nodes in namespace
     const hy = mac.replaceAll(':', '-');
     const script = await get(ns, `${base}/ipxe/${hy}.ipxe`);
     expect(script.error).toBe('');
-    expect(script.body).toBe(readFileSync(join(rendered, `boot/ipxe/${hy}.ipxe`), 'utf8'));
-    const env = await get(ns, `${base}/nodes/${name}/install.env?mac=${mac}`);
+    expect(asRendered(script.body)).toBe(readFileSync(join(rendered, `boot/ipxe/${hy}.ipxe`), 'utf8'));
+    const token = installTokenIn(script.body);
+    const env = await get(ns, `${base}/nodes/${name}/install.env?mac=${mac}`, token);
     expect(env.body).toContain(`NODE='${name}'`);
     for (const part of ['meta-data', 'user-data', 'network-config']) {
-      const r = await get(ns, seed(name, mac, part));
+      const r = await get(ns, seed(name, mac, part), token);
       expect(r.error, part).toBe('');
       expect(r.body, part).toBe(readFileSync(join(rendered, `nodes/${name}/cloud-init/${part}`), 'utf8'));
     }
     // The other node reaches the server too, for its own files.
-    const own = await get(net.clients['n3']!, seed(NODES.n3.name, NODES.n3.mac, 'meta-data'));
+    const n3 = net.clients['n3']!;
+    const n3Script = await get(n3, `${base}/ipxe/${NODES.n3.mac.replaceAll(':', '-')}.ipxe`);
+    const own = await get(n3, seed(NODES.n3.name, NODES.n3.mac, 'meta-data'), installTokenIn(n3Script.body));
     expect(own.ok, own.error).toBe(true);
   });
 

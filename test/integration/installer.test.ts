@@ -34,7 +34,12 @@ interface Recorded {
   hostkeys: string[];
   /** Requests whose ?mac= was not the node's NIC. */
   wrongMac: string[];
+  /** Requests whose install token was not the one on the kernel command line (the image's: any token). */
+  wrongToken: string[];
 }
+
+/** The install token the node's script would carry on the installer's kernel command line. */
+const TOKEN = '0123456789abcdef0123456789abcdef';
 
 interface ImageOffer {
   path: string;
@@ -63,6 +68,12 @@ function standInBootServer(image: () => ImageOffer, rec: Recorded): Server {
       const url = new URL(req.url ?? '/', 'http://x');
       const base = `http://10.0.2.2:${(req.socket.address() as AddressInfo).port}`;
       if (url.searchParams.get('mac') !== MAC) rec.wrongMac.push(`${req.method} ${req.url}`);
+      // The image URL may be another origin's: the token must not go there; everything else needs it.
+      const token = req.headers['x-civostack-token'];
+      if (url.pathname === '/images/image' ? token !== undefined : token !== TOKEN)
+        rec.wrongToken.push(
+          `${req.method} ${url.pathname} ${token === undefined ? 'without' : 'with'} a token`,
+        );
       const node = `/nodes/${NODE}`;
       const offer = image();
       if (req.method === 'GET' && url.pathname === `${node}/install.env`) {
@@ -113,6 +124,7 @@ function bootInstaller(installer: Installer, accel: Accel, port: number, disk: s
   const cmdline = [
     `civostack.node=${NODE}`,
     `civostack.url=http://10.0.2.2:${port}`,
+    `civostack.token=${TOKEN}`,
     'civostack.disk=/dev/vda',
     'console=ttyS0,115200n8',
     'panic=10',
@@ -172,7 +184,7 @@ describe('installer (QEMU, direct kernel boot)', () => {
   let offer: ImageOffer;
   let server: Server;
   let port: number;
-  const rec: Recorded = { progress: [], hostkeys: [], wrongMac: [] };
+  const rec: Recorded = { progress: [], hostkeys: [], wrongMac: [], wrongToken: [] };
 
   beforeAll(async () => {
     const qemu = await execa(QEMU, ['--version'], { reject: false });
@@ -245,6 +257,7 @@ describe('installer (QEMU, direct kernel boot)', () => {
       const percents = rec.progress.map((p) => p.percent);
       expect(percents).toEqual([...percents].sort((a, b) => a - b));
       expect(rec.wrongMac).toEqual([]);
+      expect(rec.wrongToken).toEqual([]);
 
       expect(rec.hostkeys).toHaveLength(1);
       const keys = rec.hostkeys[0]!.trim().split('\n');
