@@ -1,10 +1,17 @@
 // `region up`: the phases, in order (after k0sctl's action/apply.go). A real rack and the lab run
 // the same boot, power, install and SSH phases; the lab adds its network and artifacts first, and
 // brings its own boot service and power drivers.
-import type { PowerDriverFactory } from '../bmc/driver.js';
+import { resolve } from 'node:path';
+import type { PowerDriver, PowerDriverFactory } from '../bmc/driver.js';
+import { UserError } from '../errors.js';
 import type { EventSink } from '../events.js';
+import { ClusterApi } from '../kube/api.js';
+import { loadKubeArtifacts, type KubeArtifacts } from '../kube/artifacts.js';
+import { sshNodeHosts, type NodeHosts } from '../kube/hosts.js';
+import { kubeconfigPath } from '../kube/kubeconfig.js';
 import type { Prepared } from '../pipeline.js';
-import type { BootServiceProvider, RegionContext } from './context.js';
+import { DEFAULT_CONCURRENCY, Limiter } from '../remote/index.js';
+import type { BootServiceProvider, Cluster, PowerFleet, RegionContext } from './context.js';
 import type { Phase } from './phase.js';
 import { bootDiskPhase } from './phases/boot-disk.js';
 import { bootServicePhase } from './phases/boot-service.js';
@@ -99,14 +106,55 @@ export interface RegionUpOptions {
   readonly notices?: RegionContext['notices'];
   readonly pollMs?: RegionContext['pollMs'];
   readonly now?: () => number;
+  /** Hosts and devices worked on at once, by every phase (`--concurrency`, default 30). */
   readonly concurrency?: number;
-  readonly kubeArtifacts?: RegionContext['kubeArtifacts'];
+  /** Where the Kubernetes artifacts come from when the manifest names no airgap folder (the lab builds them). */
+  readonly kubeArtifacts?: () => Promise<KubeArtifacts>;
   readonly operatorImage?: RegionContext['operatorImage'];
-  readonly lab?: boolean;
+  /** The nodes' hosts (default: SSH as root with the pinned host keys); a test gives fakes. */
+  readonly hosts?: (limiter: Limiter) => NodeHosts;
+  /** The cluster's API (default: the admin kubeconfig in the state folder); a test gives a fake. */
+  readonly cluster?: () => Cluster;
 }
 
-export function regionUp(o: RegionUpOptions): Promise<RunResult> {
+/** The power drivers, each made once on first use. */
+export function powerFleet(factory: PowerDriverFactory): PowerFleet {
+  const drivers = new Map<string, PowerDriver | undefined>();
+  return {
+    driver(node) {
+      if (!drivers.has(node)) drivers.set(node, factory(node));
+      return drivers.get(node);
+    },
+    async close() {
+      await Promise.all([...drivers.values()].map((d) => d?.close()));
+      drivers.clear();
+    },
+  };
+}
+
+/** The kubeadm artifacts, made once: the manifest's airgap folder, else what the environment builds. */
+function artifactsOnce(
+  p: Prepared,
+  build: (() => Promise<KubeArtifacts>) | undefined,
+): () => Promise<KubeArtifacts> {
+  let made: Promise<KubeArtifacts> | undefined;
+  return () =>
+    (made ??= (async () => {
+      const airgap = p.plan.kubernetes.airgap;
+      if (airgap !== undefined) return loadKubeArtifacts(resolve(p.manifestDir, airgap));
+      if (build) return build();
+      throw new UserError(
+        'kubernetes.airgap is not set: the nodes need the Kubernetes binaries and images from an artifact folder',
+        'build one with `civostack kube artifacts` and set kubernetes.airgap to its folder',
+      );
+    })());
+}
+
+export async function regionUp(o: RegionUpOptions): Promise<RunResult> {
   const now = o.now ?? Date.now;
+  const limiter = new Limiter(o.concurrency ?? DEFAULT_CONCURRENCY);
+  const hosts = o.hosts ? o.hosts(limiter) : sshNodeHosts({ state: o.prepared.state, limiter });
+  const power = powerFleet(o.power);
   const ctx: Omit<RegionContext, 'defer'> = {
     signal: o.signal,
     emit: o.emit,
@@ -114,8 +162,11 @@ export function regionUp(o: RegionUpOptions): Promise<RunResult> {
     state: o.prepared.state,
     prepared: () => o.prepared,
     committed: { value: false },
-    power: o.power,
-    drivers: new Map(),
+    power,
+    limiter,
+    hosts,
+    cluster: o.cluster ?? (() => new ClusterApi(kubeconfigPath(o.prepared.state.path), o.signal)),
+    artifacts: artifactsOnce(o.prepared, o.kubeArtifacts),
     boot: o.boot,
     bootService: { current: undefined },
     nodeTimeoutMs: o.nodeTimeoutMs,
@@ -126,20 +177,21 @@ export function regionUp(o: RegionUpOptions): Promise<RunResult> {
     ...(o.diagnose ? { diagnose: o.diagnose } : {}),
     ...(o.notices ? { notices: o.notices } : {}),
     // ssh: a check on the connection kept open to the node (src/apply/phases/ssh-ready.ts) is cheap.
-    pollMs: o.pollMs ?? { states: 2000, ssh: 2000, power: 30_000 },
-    ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
-    ...(o.kubeArtifacts ? { kubeArtifacts: o.kubeArtifacts } : {}),
+    pollMs: o.pollMs ?? { states: 2000, ssh: 2000, power: 30_000, kube: 3000 },
     ...(o.operatorImage ? { operatorImage: o.operatorImage } : {}),
-    ...(o.lab ? { lab: true } : {}),
   };
-  return runPhases({
-    phases: o.phases,
-    ctx,
-    state: o.prepared.state,
-    command: `region up ${o.manifest}${o.selection?.only ? ` --only ${o.selection.only}` : ''}${o.selection?.from ? ` --from ${o.selection.from}` : ''}`,
-    now: () => new Date(now()),
-    ...(o.selection ? { selection: o.selection } : {}),
-    ...(o.dryRun ? { dryRun: true } : {}),
-    ...(o.confirm ? { confirm: o.confirm } : {}),
-  });
+  try {
+    return await runPhases({
+      phases: o.phases,
+      ctx,
+      state: o.prepared.state,
+      command: `region up ${o.manifest}${o.selection?.only ? ` --only ${o.selection.only}` : ''}${o.selection?.from ? ` --from ${o.selection.from}` : ''}`,
+      now: () => new Date(now()),
+      ...(o.selection ? { selection: o.selection } : {}),
+      ...(o.dryRun ? { dryRun: true } : {}),
+      ...(o.confirm ? { confirm: o.confirm } : {}),
+    });
+  } finally {
+    await Promise.all([hosts.close(), power.close()]);
+  }
 }

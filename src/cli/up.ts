@@ -151,7 +151,6 @@ export async function regionUpCommand(
       nodeTimeoutMs,
       ...(flags.concurrency !== undefined ? { concurrency: parseConcurrency(flags.concurrency) } : {}),
       ...kube,
-      ...(flags.lab ? { lab: true } : {}),
       ...(diagnose ? { diagnose } : {}),
       ...(notices ? { notices } : {}),
       ...(flags.dryRun ? { dryRun: true } : {}),

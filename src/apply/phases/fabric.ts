@@ -18,7 +18,7 @@ import {
   type LiveRead,
 } from '../../live/index.js';
 import { previewTree } from '../../pipeline.js';
-import { allOrThrow, fanOut, fileHostLog, Limiter } from '../../remote/index.js';
+import { allOrThrow, fanOut, fileHostLog } from '../../remote/index.js';
 import { committedRegion, type RegionContext } from '../context.js';
 import type { Action, Phase } from '../phase.js';
 
@@ -51,11 +51,9 @@ function inSync(ctx: RegionContext, devices: readonly LiveDevice[], changes: rea
 export interface FabricPhaseOptions {
   /** `region up --lab`: the switches are the fabric lab's namespaces (the lab-fabric phase starts them). */
   readonly lab?: boolean;
-  readonly concurrency?: number;
 }
 
 export function fabricPhase(o: FabricPhaseOptions = {}): Phase<RegionContext, Facts> {
-  const limiter = new Limiter(o.concurrency);
   return {
     id: 'fabric',
     title: 'Switch configurations: compare what runs with the render, push what differs',
@@ -69,7 +67,7 @@ export function fabricPhase(o: FabricPhaseOptions = {}): Phase<RegionContext, Fa
             changes: [],
           };
       }
-      const read = await readLive(p, { limiter, signal: ctx.signal });
+      const read = await readLive(p, { limiter: ctx.limiter, signal: ctx.signal });
       const changes = liveChanges(previewTree(p), read.devices, p.secretValues);
       inSync(ctx, read.devices, changes);
       return { read, changes };
@@ -126,10 +124,14 @@ export function fabricPhase(o: FabricPhaseOptions = {}): Phase<RegionContext, Fa
             await host.close();
           }
         },
-        { step: 'push switch configuration', limiter, signal: ctx.signal },
+        { step: 'push switch configuration', limiter: ctx.limiter, signal: ctx.signal },
       );
       // Read back what was pushed: the phase is done when each switch runs its render.
-      const after = await readLive(p, { limiter, signal: ctx.signal, only: new Set(changed.keys()) });
+      const after = await readLive(p, {
+        limiter: ctx.limiter,
+        signal: ctx.signal,
+        only: new Set(changed.keys()),
+      });
       const still = liveChanges(p.tree, after.devices, p.secretValues);
       inSync(ctx, after.devices, still);
       for (const d of after.devices)

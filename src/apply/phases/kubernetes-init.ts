@@ -4,16 +4,15 @@
 import { kubeadmFacts, kubeadmInit, type KubeadmFacts } from '../../kube/kubeadm.js';
 import { k3sActive, k3sInstall, k3sKubeconfig } from '../../kube/k3s.js';
 import { kubeadmConfig } from '../../kube/kubeadm-render.js';
-import { nodeHosts, readyNodes } from '../../kube/hosts.js';
+import { kubeconfigPath } from '../../kube/kubeconfig.js';
 import {
   hasKubeconfig,
   kubeadmInputs,
-  kubeArtifacts,
-  kubeconfigPath,
   kubeLog,
+  readyNodes,
   saveKubeconfig,
   secretsOf,
-} from '../../kube/support.js';
+} from '../kubernetes.js';
 import { UserError } from '../../errors.js';
 import type { RegionContext } from '../context.js';
 import type { Phase } from '../phase.js';
@@ -33,7 +32,7 @@ export const kubernetesInitPhase: Phase<RegionContext, Facts> = {
   async observe(ctx) {
     const plan = ctx.prepared().plan;
     const init = readyNodes(ctx).find((n) => n.name === plan.kubernetes.initServer);
-    const host = init ? nodeHosts(ctx).get(init) : undefined;
+    const host = init ? ctx.hosts.get(init) : undefined;
     if (plan.kubernetes.distribution === 'k3s') {
       const active = host && init ? await k3sActive(host, init) : false;
       return {
@@ -72,7 +71,7 @@ export const kubernetesInitPhase: Phase<RegionContext, Facts> = {
         `${plan.kubernetes.initServer}, the init server, is not SSH-ready: the cluster cannot start`,
       );
     const node = plan.nodes.find((n) => n.name === plan.kubernetes.initServer)!;
-    const host = nodeHosts(ctx).get(node);
+    const host = ctx.hosts.get(node);
     const log = kubeLog(ctx, ID);
     let admin: string;
     if (facts.distribution === 'k3s') {
@@ -82,7 +81,7 @@ export const kubernetesInitPhase: Phase<RegionContext, Facts> = {
       }
       admin = await k3sKubeconfig(host, plan.kubernetes.apiVip);
     } else {
-      const inputs = kubeadmInputs(ctx, await kubeArtifacts(ctx));
+      const inputs = kubeadmInputs(ctx, await ctx.artifacts());
       const secrets = secretsOf(ctx, 'kubeadm/token', 'kubeadm/certificate-key');
       admin = await kubeadmInit(
         host,

@@ -2,18 +2,11 @@
 // member (quorum is never at risk); then workers join in parallel batches (--concurrency).
 import { readFileSync } from 'node:fs';
 import { UserError } from '../../errors.js';
-import { ClusterApi, clusterError } from '../../kube/api.js';
-import { nodeHosts, readyNodes } from '../../kube/hosts.js';
+import { clusterError } from '../../kube/api.js';
+import { kubeconfigPath } from '../../kube/kubeconfig.js';
 import { caCertHash, etcdMembers, kubeadmFacts, kubeadmJoin, uploadCerts } from '../../kube/kubeadm.js';
 import { controlPlaneOrder, isControlPlane, kubeadmConfig } from '../../kube/kubeadm-render.js';
-import {
-  isK3s,
-  kubeadmInputs,
-  kubeArtifacts,
-  kubeconfigPath,
-  kubeLog,
-  secretsOf,
-} from '../../kube/support.js';
+import { isK3s, kubeadmInputs, kubeLog, readyNodes, secretsOf } from '../kubernetes.js';
 import { k3sActive, k3sInstall } from '../../kube/k3s.js';
 import type { NodePlan } from '../../plan/index.js';
 import { allOrThrow, fanOut } from '../../remote/index.js';
@@ -29,7 +22,7 @@ const TOKEN_VALID_MS = 2 * 3600_000;
 
 async function notJoined(ctx: RegionContext, nodes: readonly NodePlan[]): Promise<NodePlan[]> {
   if (nodes.length === 0) return [];
-  const hosts = nodeHosts(ctx);
+  const hosts = ctx.hosts;
   const outcomes = await fanOut(
     nodes,
     async (n) => ({
@@ -46,7 +39,7 @@ async function notJoined(ctx: RegionContext, nodes: readonly NodePlan[]): Promis
 async function joinConfig(ctx: RegionContext, node: NodePlan) {
   const plan = ctx.prepared().plan;
   const admin = readFileSync(kubeconfigPath(ctx.state.path), 'utf8');
-  const inputs = kubeadmInputs(ctx, await kubeArtifacts(ctx));
+  const inputs = kubeadmInputs(ctx, await ctx.artifacts());
   return {
     content: kubeadmConfig(plan, node, inputs, caCertHash(admin)),
     secrets: secretsOf(ctx, 'kubeadm/token', 'kubeadm/certificate-key'),
@@ -55,7 +48,7 @@ async function joinConfig(ctx: RegionContext, node: NodePlan) {
 
 async function freshToken(ctx: RegionContext): Promise<void> {
   const [token] = secretsOf(ctx, 'kubeadm/token');
-  const api = new ClusterApi(kubeconfigPath(ctx.state.path), ctx.signal);
+  const api = ctx.cluster();
   await api.ensureBootstrapToken(token!, TOKEN_VALID_MS, new Date(ctx.now())).catch((err: unknown) => {
     throw clusterError(`the bootstrap token could not be refreshed through ${api.server}`, err);
   });
@@ -84,7 +77,7 @@ export const kubernetesJoinControlPlanePhase: Phase<RegionContext, Facts> = {
     })),
   async run(ctx, _actions, facts) {
     const plan = ctx.prepared().plan;
-    const hosts = nodeHosts(ctx);
+    const hosts = ctx.hosts;
     const log = kubeLog(ctx, this.id);
     const init = plan.nodes.find((n) => n.name === plan.kubernetes.initServer)!;
     const k3s = isK3s(ctx);
@@ -92,7 +85,7 @@ export const kubernetesJoinControlPlanePhase: Phase<RegionContext, Facts> = {
       await freshToken(ctx);
       await uploadCerts(hosts.get(init), secretsOf(ctx, 'kubeadm/token', 'kubeadm/certificate-key'));
     }
-    const api = new ClusterApi(kubeconfigPath(ctx.state.path), ctx.signal);
+    const api = ctx.cluster();
     for (const node of facts.join) {
       const host = hosts.get(node);
       if (k3s) await k3sInstall(host, node, ctx.signal);
@@ -119,7 +112,7 @@ export const kubernetesJoinControlPlanePhase: Phase<RegionContext, Facts> = {
             `${node.name} joined but etcd does not count it as a voting member after ${Math.round(ctx.nodeTimeoutMs / 60000)} min; no further control plane joins`,
             `look at etcd on ${node.name} (crictl logs, journalctl -u kubelet) and run region up again`,
           );
-        await sleep(3000, ctx.signal);
+        await sleep(ctx.pollMs.kube, ctx.signal);
       }
     }
   },
@@ -140,7 +133,7 @@ export const kubernetesJoinWorkersPhase: Phase<RegionContext, Facts> = {
   skipReason: () => 'every worker has joined',
   actions: (f) => f.join.map((n) => ({ target: n.name, text: 'join as a worker' })),
   async run(ctx, _actions, facts) {
-    const hosts = nodeHosts(ctx);
+    const hosts = ctx.hosts;
     const log = kubeLog(ctx, this.id);
     const k3s = isK3s(ctx);
     if (!k3s) await freshToken(ctx);

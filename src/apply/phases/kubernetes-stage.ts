@@ -4,8 +4,7 @@
 import { fanOut, allOrThrow } from '../../remote/index.js';
 import { isControlPlane } from '../../kube/kubeadm-render.js';
 import { observeStaged, stageNode, type StagedFacts, type StageList } from '../../kube/kubeadm.js';
-import { nodeHosts, readyNodes } from '../../kube/hosts.js';
-import { kubeLog, stageListFor } from '../../kube/support.js';
+import { kubeLog, readyNodes, stageListFor } from '../kubernetes.js';
 import type { NodePlan } from '../../plan/index.js';
 import type { RegionContext } from '../context.js';
 import type { Phase } from '../phase.js';
@@ -30,7 +29,7 @@ export const kubernetesStagePhase: Phase<RegionContext, Facts> = {
     const nodes = readyNodes(ctx);
     if (nodes.length === 0) return { nodes: [] };
     const extra = await operatorImages(ctx);
-    const hosts = nodeHosts(ctx);
+    const hosts = ctx.hosts;
     const lists = new Map<string, StageList>();
     for (const node of nodes) lists.set(node.name, await stageListFor(ctx, node, extra));
     const outcomes = await fanOut(
@@ -55,7 +54,7 @@ export const kubernetesStagePhase: Phase<RegionContext, Facts> = {
         .join(', ')}${staged.changed.length > 6 ? ', …' : ''}), import ${staged.missingImages.length} images`,
     })),
   async run(ctx, _actions, facts) {
-    const hosts = nodeHosts(ctx);
+    const hosts = ctx.hosts;
     const log = kubeLog(ctx, ID);
     const distribution = ctx.prepared().plan.kubernetes.distribution;
     const servers = facts.nodes.filter((n) => isControlPlane(n.node));
