@@ -8,7 +8,8 @@ import type { PowerDriver, PowerDriverFactory, PowerStatus } from '../../src/bmc
 import { acquireLock, lockPath, readLock, RegionLocked } from '../../src/apply/lock.js';
 import { readJournal } from '../../src/apply/journal.js';
 import { eachAction, type Phase, type RunContext } from '../../src/apply/phase.js';
-import { labPhases, rackPhases, regionUp } from '../../src/apply/region-up.js';
+import { rackPhases, regionUp } from '../../src/apply/region-up.js';
+import { labPhases } from '../../src/lab/environment.js';
 import { runPhases, selectPhases } from '../../src/apply/runner.js';
 import type { BootServiceProvider } from '../../src/apply/context.js';
 import { NodeStore, type NodeEvent } from '../../src/boot/index.js';
@@ -381,12 +382,14 @@ describe('region up --dry-run', () => {
       const r = await regionUp({
         manifest: LAB,
         prepared: labPrepared(st),
-        phases: lab ? labPhases({ cacheDir, accel: 'tcg', manifestDir: join(LAB, '..') }) : rackPhases(),
-        power: fakePower(calls),
-        boot: fakeBoot(calls),
+        environment: {
+          phases: lab ? labPhases({ cacheDir, accel: 'tcg', manifestDir: join(LAB, '..') }) : rackPhases(),
+          power: fakePower(calls),
+          boot: fakeBoot(calls),
+          kubeArtifacts: built(calls, 'kube artifacts built'),
+          operatorImage: built(calls, 'operator image built'),
+        },
         hosts: fakeHosts(calls),
-        kubeArtifacts: built(calls, 'kube artifacts built'),
-        operatorImage: built(calls, 'operator image built'),
         emit: rec.sink,
         signal: new AbortController().signal,
         nodeTimeoutMs: 60_000,
@@ -439,9 +442,11 @@ describe('the power phase', () => {
     const r = await regionUp({
       manifest: LAB,
       prepared: p,
-      phases: rackPhases(),
-      power: fakePower(calls, { manual: 'r01-n02', broken: 'r01-n03' }),
-      boot: noBoot,
+      environment: {
+        phases: rackPhases(),
+        power: fakePower(calls, { manual: 'r01-n02', broken: 'r01-n03' }),
+        boot: noBoot,
+      },
       emit: rec.sink,
       signal: new AbortController().signal,
       nodeTimeoutMs: 1,
@@ -477,9 +482,11 @@ describe('the wait-installed phase', () => {
     const r = await regionUp({
       manifest: LAB,
       prepared: p,
-      phases: rackPhases(),
-      power: fakePower([]),
-      boot: noBoot,
+      environment: {
+        phases: rackPhases(),
+        power: fakePower([]),
+        boot: noBoot,
+      },
       emit: rec.sink,
       signal: new AbortController().signal,
       nodeTimeoutMs: 60_000,
@@ -519,14 +526,16 @@ describe('the wait-installed phase', () => {
     const r = await regionUp({
       manifest: LAB,
       prepared: p,
-      phases: rackPhases(),
-      power: fakePower([]),
-      boot: noBoot,
+      environment: {
+        phases: rackPhases(),
+        power: fakePower([]),
+        boot: noBoot,
+        notices: () => pending.splice(0),
+      },
       emit: rec.sink,
       signal: new AbortController().signal,
       nodeTimeoutMs: 60_000,
       selection: { only: 'wait-installed' },
-      notices: () => pending.splice(0),
       pollMs: { states: 10, ssh: 10, power: 60_000, kube: 10 },
     });
     clearTimeout(timer);

@@ -172,12 +172,15 @@ describe('the kubernetes join phases', () => {
     const r = await regionUp({
       manifest: 'lab.yaml',
       prepared,
-      phases: rackPhases(),
-      power: () => undefined,
-      boot: {
-        describe: () => '',
-        running: () => Promise.resolve(false),
-        start: () => Promise.reject(new Error('no')),
+      environment: {
+        phases: rackPhases(),
+        power: () => undefined,
+        boot: {
+          describe: () => '',
+          running: () => Promise.resolve(false),
+          start: () => Promise.reject(new Error('no')),
+        },
+        kubeArtifacts: () => Promise.resolve(ARTIFACTS),
       },
       emit: rec.sink,
       signal: new AbortController().signal,
@@ -185,7 +188,6 @@ describe('the kubernetes join phases', () => {
       selection: { from: 'kubernetes-join-control-plane', until: 'kubernetes-join-workers' },
       pollMs: { states: 10, ssh: 10, power: 60_000, kube: 5 },
       concurrency: 2,
-      kubeArtifacts: () => Promise.resolve(ARTIFACTS),
       hosts: fake.hosts,
       cluster: () => fake.cluster,
     });
