@@ -1,8 +1,12 @@
 // What region up's phases receive: the prepared region (plan + render, computed once, without
-// writing), the power drivers (a PowerDriverFactory injected by the caller: real BMC drivers, the
-// lab's, or none), the boot service to supervise, the clock and the per-node timeout.
+// writing), and narrow services built once per run: the power fleet (drivers from the caller's
+// factory: real BMCs, the lab's, or none), the boot service to supervise, the nodes' SSH hosts,
+// the cluster's API, the Kubernetes artifacts, and the one limiter every fan-out shares.
+import type { ClusterApi } from '../kube/api.js';
 import type { KubeArtifacts } from '../kube/artifacts.js';
-import type { PowerDriver, PowerDriverFactory } from '../bmc/driver.js';
+import type { NodeHosts } from '../kube/hosts.js';
+import type { PowerDriver } from '../bmc/driver.js';
+import type { Limiter } from '../remote/index.js';
 import { UserError } from '../errors.js';
 import { hasPending, type Prepared } from '../pipeline.js';
 import type { StateDir } from '../state/index.js';
@@ -31,9 +35,7 @@ export interface RegionContext extends RunContext {
   prepared(): Prepared;
   /** Set by the prepare phase once allocations and secrets are on disk. */
   readonly committed: { value: boolean };
-  readonly power: PowerDriverFactory;
-  /** Drivers made so far (see driverFor). */
-  readonly drivers: Map<string, PowerDriver | undefined>;
+  readonly power: PowerFleet;
   readonly boot: BootServiceProvider;
   /** The boot service this run started, once the boot-service phase ran. */
   readonly bootService: { current: RunningBootService | undefined };
@@ -53,20 +55,40 @@ export interface RegionContext extends RunContext {
    * returned once (the lab: a machine started again under TCG). Read while the phases wait on nodes.
    */
   readonly notices?: () => readonly { readonly node: string; readonly message: string }[];
-  /** Poll intervals; tests make them short. */
-  readonly pollMs: { readonly states: number; readonly ssh: number; readonly power: number };
-  /** Hosts worked on at once by every fan-out (`--concurrency`, default 30). */
-  readonly concurrency?: number;
-  /** Where the Kubernetes artifacts come from when the manifest names no airgap folder (the lab builds them). */
-  readonly kubeArtifacts?: () => Promise<KubeArtifacts>;
+  /** Poll intervals; tests make them short. kube: between two looks at etcd or the cluster's nodes. */
+  readonly pollMs: {
+    readonly states: number;
+    readonly ssh: number;
+    readonly power: number;
+    readonly kube: number;
+  };
+  /** The one limit on hosts and devices worked on at once, by every phase (`--concurrency`, default 30). */
+  readonly limiter: Limiter;
+  /** The ssh-ready nodes, as the Kubernetes phases reach them. */
+  readonly hosts: NodeHosts;
+  /** The cluster's API at the VIP, through the admin kubeconfig in the state folder. */
+  cluster(): Cluster;
+  /** The kubeadm artifacts (the manifest's airgap folder, or what the environment builds), made once. */
+  artifacts(): Promise<KubeArtifacts>;
   /** The operator image when the manifest's is civostack's own reference operator (the lab builds it). */
   readonly operatorImage?: () => Promise<{
     readonly ref: string;
     readonly archive: string;
     readonly sha256: string;
   }>;
-  /** Whether this is the lab (its host reaches the node network through the control-plane nodes). */
-  readonly lab?: boolean;
+}
+
+/** What the phases ask of the cluster's API. */
+export type Cluster = Pick<
+  ClusterApi,
+  'server' | 'nodes' | 'ensureBootstrapToken' | 'apply' | 'read' | 'crdEstablished'
+>;
+
+/** The nodes' power drivers, each made once per run on first use and all closed at its end. */
+export interface PowerFleet {
+  /** undefined: the node has no BMC access and is powered by hand. */
+  driver(node: string): PowerDriver | undefined;
+  close(): Promise<void>;
 }
 
 /** The prepared region, refusing one whose allocations or secrets are not recorded yet. */
@@ -78,14 +100,4 @@ export function committedRegion(ctx: RegionContext): Prepared {
       'run the prepare phase first (region up without --only/--from, or --from prepare)',
     );
   return p;
-}
-
-/** The node's power driver, made once per run and closed at its end. */
-export function driverFor(ctx: RegionContext, node: string): PowerDriver | undefined {
-  if (!ctx.drivers.has(node)) {
-    const d = ctx.power(node);
-    ctx.drivers.set(node, d);
-    if (d) ctx.defer(() => d.close());
-  }
-  return ctx.drivers.get(node);
 }

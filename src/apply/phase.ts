@@ -2,6 +2,7 @@
 // has work, lists that work as data (the dry run and the plan of work print it), then does it.
 import { ExitCode, UserError } from '../errors.js';
 import type { CivoEvent, EventSink } from '../events.js';
+import type { Limiter } from '../remote/index.js';
 
 /** One thing a phase would do to one host or device. */
 export interface Action {
@@ -64,31 +65,34 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * Runs `fn` for each action, at most `concurrency` at once. A cancellation starts no new action:
- * those under way finish, then Cancelled is thrown, so nothing is left half done.
+ * Runs `fn` for each action: one at a time, or under the run's limiter (`--concurrency`) when
+ * given. A cancellation starts no new action: those under way finish, then Cancelled is thrown,
+ * so nothing is left half done.
  */
 export async function eachAction(
   ctx: RunContext,
   phase: string,
   actions: readonly Action[],
   fn: (action: Action) => Promise<void>,
-  concurrency = 1,
+  limiter?: Limiter,
 ): Promise<void> {
   let next = 0;
   let failure: unknown;
+  const run = limiter ? (a: Action) => limiter.run(() => fn(a)) : fn;
   const worker = async (): Promise<void> => {
     while (next < actions.length && failure === undefined && !ctx.signal.aborted) {
       const action = actions[next++]!;
       ctx.emit(actionEvent('action.start', phase, action));
       try {
-        await fn(action);
+        await run(action);
         ctx.emit(actionEvent('action.done', phase, action));
       } catch (err) {
         failure ??= err;
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, actions.length)) }, worker));
+  const workers = Math.max(1, Math.min(limiter?.limit ?? 1, actions.length));
+  await Promise.all(Array.from({ length: workers }, worker));
   if (failure !== undefined) throw failure;
   throwIfCancelled(ctx.signal);
 }

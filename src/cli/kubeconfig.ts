@@ -1,7 +1,7 @@
 // `civostack region kubeconfig`: where the region's admin kubeconfig is (written by region up).
 import { existsSync } from 'node:fs';
 import { ExitCode, UserError } from '../errors.js';
-import { kubeconfigPath } from '../kube/support.js';
+import { kubeconfigPath } from '../kube/kubeconfig.js';
 import { stateDirFor } from '../state/index.js';
 import { loadOrFail } from './load.js';
 import type { Io } from './output.js';

@@ -1,9 +1,7 @@
 // `civostack region up` (a real rack, or `--lab`) and `lab up`: flags in, the phase engine run,
 // its events rendered. Nothing acts without a confirmation: a question in a terminal, --yes elsewhere.
-import type { RegionUpOptions } from '../apply/region-up.js';
 import { createInterface } from 'node:readline/promises';
 import { dirname, resolve } from 'node:path';
-import type { PowerDriverFactory } from '../bmc/driver.js';
 import { bmcDrivers } from '../bmc/index.js';
 import { ExitCode, UserError } from '../errors.js';
 import type { AccelChoice } from '../lab/accel.js';
@@ -67,41 +65,20 @@ export async function regionUpCommand(
   const prepared = prepare({ region, manifestDir: dirname(resolve(manifest)), state });
   for (const f of prepared.looseFiles) io.err(`warning: ${f} can be read by other users: chmod 600 it`);
 
-  let phases = apply.rackPhases();
-  // Nodes whose manifest entry gives BMC access are powered through it; the others by hand.
-  const power: PowerDriverFactory = bmcDrivers(prepared.plan, { manifestDir: dirname(resolve(manifest)) });
-  let boot = apply.rackBootService(flags.cacheDir ? { cacheDir: flags.cacheDir } : {});
-  let diagnose: ((node: string) => string | undefined) | undefined;
-  let kube: Pick<RegionUpOptions, 'kubeArtifacts' | 'operatorImage'> = {};
-  let notices: (() => readonly { node: string; message: string }[]) | undefined;
-  if (flags.lab) {
-    // The lab builds upstream Kubernetes and the reference operator here (cached by recipe).
-    const cacheDir = flags.cacheDir;
-    kube = {
-      kubeArtifacts: async () =>
-        (await import('../kube/artifacts.js')).ensureKubeArtifacts({ ...(cacheDir ? { cacheDir } : {}) }),
-      operatorImage: async () =>
-        (await import('../kube/operator-image.js')).ensureOperatorImage({
-          ...(cacheDir ? { cacheDir } : {}),
-        }),
-    };
-    const lab = await import('../lab/index.js');
-    const net = lab.labNetwork(prepared.plan, prepared.plan.region.name);
-    phases = apply.labPhases({
-      ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
-      accel: flags.accel,
-      manifestDir: dirname(resolve(manifest)),
-    });
-    boot = lab.labBootService({
-      manifest,
-      plan: prepared.plan,
-      state,
-      net,
-      ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
-    });
-    diagnose = lab.labDiagnose(state);
-    notices = lab.labNotices(state);
-  }
+  // Nodes whose manifest entry gives BMC access are powered through it (the lab's emulated BMCs
+  // alike); the others by hand.
+  const power = bmcDrivers(prepared.plan, { manifestDir: dirname(resolve(manifest)) });
+  const cache = flags.cacheDir ? { cacheDir: flags.cacheDir } : {};
+  const environment = flags.lab
+    ? (await import('../lab/environment.js')).labEnvironment({
+        manifest,
+        prepared,
+        power,
+        accel: flags.accel,
+        ...cache,
+      })
+    : apply.rackEnvironment({ power, ...cache });
+  const phases = environment.phases;
   const selection = {
     ...(flags.only !== undefined ? { only: flags.only } : {}),
     ...(flags.from !== undefined ? { from: flags.from } : {}),
@@ -143,17 +120,11 @@ export async function regionUpCommand(
     const result = await apply.regionUp({
       manifest,
       prepared,
-      phases: selected,
-      power,
-      boot,
+      environment: { ...environment, phases: selected },
       emit,
       signal: controller.signal,
       nodeTimeoutMs,
       ...(flags.concurrency !== undefined ? { concurrency: parseConcurrency(flags.concurrency) } : {}),
-      ...kube,
-      ...(flags.lab ? { lab: true } : {}),
-      ...(diagnose ? { diagnose } : {}),
-      ...(notices ? { notices } : {}),
       ...(flags.dryRun ? { dryRun: true } : {}),
       ...(!flags.yes && !flags.dryRun ? { confirm: (work) => confirmWork(io, work) } : {}),
     });

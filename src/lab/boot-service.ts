@@ -5,7 +5,7 @@ import type { Plan } from '../plan/index.js';
 import type { StateDir } from '../state/index.js';
 import { ensureBootServer, labPaths } from './lab.js';
 import type { LabNetwork } from './netns.js';
-import { readPid, stopVm, vmRunning } from './qemu.js';
+import { processRunning, readPid, stopProcess } from './process.js';
 
 export function labBootService(o: {
   readonly manifest: string;
@@ -17,7 +17,7 @@ export function labBootService(o: {
   const paths = labPaths(o.state);
   const pid = () => {
     const p = readPid(paths.bootPid);
-    return p !== undefined && vmRunning(p) ? p : undefined;
+    return p !== undefined && processRunning(p) ? p : undefined;
   };
   const server = { manifest: o.manifest, state: o.state, ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}) };
   return {
@@ -38,7 +38,7 @@ export function labBootService(o: {
         },
         async stop() {
           const p = pid();
-          if (p !== undefined) await stopVm(p, 10_000);
+          if (p !== undefined) await stopProcess(p, 10_000, 'boot server');
         },
       };
     },

@@ -10,7 +10,7 @@ import { closeSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../state/atomic.js';
-import { readPid, stopVm, vmRunning } from './qemu.js';
+import { processRunning, readPid, stopProcess } from './process.js';
 
 const CLI = fileURLToPath(new URL('../../bin/civostack', import.meta.url));
 
@@ -63,11 +63,11 @@ export async function stopWatchdog(vmDir: string, node: string): Promise<boolean
   const files = watchdogFiles(vmDir, node);
   const pid = readPid(files.pidfile);
   rmSync(files.watch, { force: true });
-  if (pid === undefined || !vmRunning(pid)) {
+  if (pid === undefined || !processRunning(pid)) {
     rmSync(files.pidfile, { force: true });
     return false;
   }
-  await stopVm(pid, 1000);
+  await stopProcess(pid, 1000, 'console watchdog');
   rmSync(files.pidfile, { force: true });
   return true;
 }
@@ -131,7 +131,7 @@ export async function awaitConsole(o: AwaitConsoleOptions): Promise<ConsoleVerdi
   const now = o.now ?? Date.now;
   const deadline = o.watch.since + o.watch.boundMs;
   for (;;) {
-    if (!vmRunning(o.watch.pid) || readPid(o.qemuPidfile) !== o.watch.pid) return 'gone';
+    if (!processRunning(o.watch.pid) || readPid(o.qemuPidfile) !== o.watch.pid) return 'gone';
     if (consoleBytes(o.serial) > 0) return 'spoke';
     if (o.verdictIsTcg()) return 'verdict-tcg';
     if (now() >= deadline) return 'silent';

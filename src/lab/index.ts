@@ -44,7 +44,8 @@ export {
   type VmFiles,
 } from './qemu.js';
 export { labDown, labStatus, labPaths, claimLabSubnet, LabError, type LabStatus } from './lab.js';
-export { labDiagnose } from './power.js';
+export { labDiagnose } from './diagnose.js';
+export { labEnvironment, labPhases, type LabEnvironmentOptions } from './environment.js';
 export { labBootService } from './boot-service.js';
 export {
   ensureBmcEmulators,

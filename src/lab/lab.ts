@@ -22,7 +22,8 @@ import {
   probeLabFeatures,
   type LabNetwork,
 } from './netns.js';
-import { readPid, stopVm, tailSerial, vmFiles, vmRunning } from './qemu.js';
+import { processRunning, readPid } from './process.js';
+import { stopVm, tailSerial, vmFiles, vmRunning } from './qemu.js';
 import { stopBmcEmulators } from './bmc-emulators.js';
 import { stopWatchdog } from './console-watchdog.js';
 
@@ -168,7 +169,7 @@ export interface LabBootServer {
 
 export async function ensureBootServer(o: LabBootServer, net: LabNetwork, paths: LabPaths): Promise<void> {
   const running = readPid(paths.bootPid);
-  if (running !== undefined && vmRunning(running)) return;
+  if (running !== undefined && processRunning(running)) return;
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   const log = openSync(paths.bootLog, 'a');
   const args = [
@@ -195,7 +196,7 @@ export async function ensureBootServer(o: LabBootServer, net: LabNetwork, paths:
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     if (/boot server on http/.test(tailSerial(paths.bootLog, 50))) return;
-    if (child.exitCode !== null || !vmRunning(child.pid!)) {
+    if (child.exitCode !== null || !processRunning(child.pid!)) {
       throw new LabError(`the boot server did not start:\n${tailSerial(paths.bootLog, 15)}`);
     }
     await new Promise((r) => setTimeout(r, 250));
@@ -223,7 +224,7 @@ export async function labStatus(plan: Plan, state: StateDir): Promise<LabStatus>
     namespace: net.namespace,
     network: await namespaceExists(net.namespace),
     bootServer: {
-      running: bootPid !== undefined && vmRunning(bootPid),
+      running: bootPid !== undefined && processRunning(bootPid),
       ...(bootPid ? { pid: bootPid } : {}),
     },
     nodes: plan.nodes.map((n) => {
@@ -256,9 +257,9 @@ export async function labDown(plan: Plan, state: StateDir, emit: EventSink): Pro
     onEvent: (message) => emit({ kind: 'log', code: 'lab.step', message }),
   });
   const bootPid = readPid(paths.bootPid);
-  if (bootPid !== undefined && vmRunning(bootPid)) {
+  if (bootPid !== undefined && processRunning(bootPid)) {
     process.kill(bootPid, 'SIGTERM');
-    for (let i = 0; i < 100 && vmRunning(bootPid); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && processRunning(bootPid); i++) await new Promise((r) => setTimeout(r, 100));
     emit({ kind: 'log', code: 'lab.step', message: 'boot server stopped' });
   }
   const removed = await fabricDown(plan.region.name);

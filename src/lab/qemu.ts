@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import type { NodePlan } from '../plan/index.js';
 import { machineArgs, QEMU, type Accel } from './accel.js';
+import { processRunning, readPid, stopProcess } from './process.js';
+
+export { readPid };
 
 export { QEMU, type Accel } from './accel.js';
 
@@ -150,16 +153,6 @@ export class VmError extends UserError {
   }
 }
 
-/** The pid recorded in `pidfile`, or undefined when it is missing or not a pid. */
-export function readPid(pidfile: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(pidfile, 'utf8').trim(), 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Creates the node's disk (and UEFI variable store) when missing, then starts QEMU inside the namespace,
  * detached in its own process group with stdio to files. Resolves with QEMU's pid once it is running.
@@ -211,44 +204,12 @@ export async function startVm(node: NodePlan, opts: StartVmOptions): Promise<num
   );
 }
 
-/** True while `pid` is a live process (a zombie waiting to be reaped counts as gone). */
-export function vmRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
+/** Whether QEMU runs under this pid (not a zombie). */
+export const vmRunning = processRunning;
 
-function signal(pid: number, sig: NodeJS.Signals): void {
-  // QEMU leads its own process group (started detached); signal the group, else the process.
-  for (const target of [-pid, pid]) {
-    try {
-      process.kill(target, sig);
-      return;
-    } catch {
-      // already gone, or not a group leader
-    }
-  }
-}
-
-/** SIGTERM (QEMU exits cleanly), SIGKILL after `timeoutMs`. Resolves once the process is gone; a dead pid is fine. */
-export async function stopVm(pid: number, timeoutMs = 5000): Promise<void> {
-  if (!vmRunning(pid)) return;
-  signal(pid, 'SIGTERM');
-  const deadline = Date.now() + timeoutMs;
-  while (vmRunning(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  if (!vmRunning(pid)) return;
-  signal(pid, 'SIGKILL');
-  const hard = Date.now() + 5000;
-  while (vmRunning(pid) && Date.now() < hard) await new Promise((r) => setTimeout(r, 50));
-  if (vmRunning(pid)) throw new Error(`QEMU pid ${pid} survived SIGKILL`);
+/** Stops a machine: SIGTERM to its process group, SIGKILL after `timeoutMs`. */
+export function stopVm(pid: number, timeoutMs = 5000): Promise<void> {
+  return stopProcess(pid, timeoutMs, 'QEMU');
 }
 
 /** The last `lines` lines of a serial log, without terminal escapes; '' when the file does not exist. */

@@ -9,12 +9,15 @@ import { acquireLock, lockPath, readLock, RegionLocked } from '../../src/apply/l
 import { readJournal } from '../../src/apply/journal.js';
 import { eachAction, type Phase, type RunContext } from '../../src/apply/phase.js';
 import { rackPhases, regionUp } from '../../src/apply/region-up.js';
+import { labPhases } from '../../src/lab/environment.js';
 import { runPhases, selectPhases } from '../../src/apply/runner.js';
 import type { BootServiceProvider } from '../../src/apply/context.js';
 import { NodeStore, type NodeEvent } from '../../src/boot/index.js';
 import { recorder, type CivoEvent } from '../../src/events.js';
 import { loadRegion } from '../../src/manifest/index.js';
 import { commit, prepare } from '../../src/pipeline.js';
+import type { NodeHosts } from '../../src/kube/hosts.js';
+import type { Limiter } from '../../src/remote/index.js';
 import type { StateDir } from '../../src/state/index.js';
 import { hashTree } from '../helpers/hash.js';
 import { LAB, tempDir } from '../helpers/manifest.js';
@@ -313,11 +316,38 @@ function fakePower(calls: string[], opts: { manual?: string; broken?: string } =
   };
 }
 
-const noBoot: BootServiceProvider = {
-  describe: () => 'fake boot service',
-  running: () => Promise.resolve(false),
-  start: () => Promise.resolve({ ensureRunning: () => Promise.resolve(), stop: () => Promise.resolve() }),
-};
+/** A fake boot service that records being started into `calls`. */
+function fakeBoot(calls: string[] = []): BootServiceProvider {
+  return {
+    describe: () => 'fake boot service',
+    running: () => Promise.resolve(false),
+    start: () => {
+      calls.push('boot service started');
+      return Promise.resolve({ ensureRunning: () => Promise.resolve(), stop: () => Promise.resolve() });
+    },
+  };
+}
+const noBoot = fakeBoot();
+
+/** Fake nodes that record every command run and file sent into `calls`. */
+function fakeHosts(calls: string[]): (limiter: Limiter) => NodeHosts {
+  return (limiter) => ({
+    limiter,
+    get: (node) => ({
+      name: node.name,
+      exec: (argv: readonly string[]) => {
+        calls.push(`${node.name}: ${argv.join(' ')}`);
+        return Promise.resolve({ code: 0, stdout: '', stderr: '' });
+      },
+      upload: (path: string) => {
+        calls.push(`${node.name}: upload ${path}`);
+        return Promise.resolve({ path, sha256: '', bytes: 0, status: 'written' as const });
+      },
+      close: () => Promise.resolve(),
+    }),
+    close: () => Promise.resolve(),
+  });
+}
 
 function labPrepared(st: StateDir) {
   const loaded = loadRegion(LAB);
@@ -325,28 +355,55 @@ function labPrepared(st: StateDir) {
   return prepare({ region: loaded.region, manifestDir: join(LAB, '..'), state: st });
 }
 
+/** Something built (into a cache, outside the state folder): recorded into `calls`, then refused. */
+function built(calls: string[], what: string): () => Promise<never> {
+  return () => {
+    calls.push(what);
+    return Promise.reject(new Error(what));
+  };
+}
+
 describe('region up --dry-run', () => {
-  it('lists every phase’s actions per host and device and writes nothing, on a fresh or an existing state', async () => {
-    for (const fresh of [true, false]) {
+  it('lists every phase’s actions per host and device and does nothing, on a fresh or an existing state, rack or lab', async () => {
+    for (const [fresh, lab] of [
+      [true, false],
+      [false, false],
+      [true, true],
+      [false, true],
+    ] as const) {
       const st = state();
       if (!fresh) commit(labPrepared(st));
-      const before = hashTree(st.path);
+      const cacheDir = tempDir('civostack-cache-');
+      const before = [hashTree(st.path), hashTree(cacheDir)];
+      // Every side effect a phase could have: a BMC asked to act, the boot service started, a
+      // command or file sent to a node, the Kubernetes artifacts or the operator image built.
       const calls: string[] = [];
       const rec = recorder();
       const r = await regionUp({
         manifest: LAB,
         prepared: labPrepared(st),
-        phases: rackPhases(),
-        power: fakePower(calls),
-        boot: noBoot,
+        environment: {
+          phases: lab ? labPhases({ cacheDir, accel: 'tcg', manifestDir: join(LAB, '..') }) : rackPhases(),
+          power: fakePower(calls),
+          boot: fakeBoot(calls),
+          kubeArtifacts: built(calls, 'kube artifacts built'),
+          operatorImage: built(calls, 'operator image built'),
+        },
+        hosts: fakeHosts(calls),
         emit: rec.sink,
         signal: new AbortController().signal,
         nodeTimeoutMs: 60_000,
         dryRun: true,
       });
       expect(r.outcome).toBe('dry-run');
-      expect(hashTree(st.path)).toBe(before);
+      expect([hashTree(st.path), hashTree(cacheDir)]).toEqual(before);
       expect(calls).toEqual([]);
+      if (lab)
+        expect(
+          rec.events.filter((e) => e.kind === 'phase-start').map((e) => e.kind === 'phase-start' && e.phase),
+        ).toEqual(
+          expect.arrayContaining(['lab-artifacts', 'lab-network', 'lab-bmcs', 'lab-api-route', 'lab-fabric']),
+        );
       const planned = rec.events.filter(
         (e): e is Extract<CivoEvent, { kind: 'action' }> =>
           e.kind === 'action' && e.code === 'action.planned',
@@ -385,9 +442,11 @@ describe('the power phase', () => {
     const r = await regionUp({
       manifest: LAB,
       prepared: p,
-      phases: rackPhases(),
-      power: fakePower(calls, { manual: 'r01-n02', broken: 'r01-n03' }),
-      boot: noBoot,
+      environment: {
+        phases: rackPhases(),
+        power: fakePower(calls, { manual: 'r01-n02', broken: 'r01-n03' }),
+        boot: noBoot,
+      },
       emit: rec.sink,
       signal: new AbortController().signal,
       nodeTimeoutMs: 1,
@@ -423,14 +482,16 @@ describe('the wait-installed phase', () => {
     const r = await regionUp({
       manifest: LAB,
       prepared: p,
-      phases: rackPhases(),
-      power: fakePower([]),
-      boot: noBoot,
+      environment: {
+        phases: rackPhases(),
+        power: fakePower([]),
+        boot: noBoot,
+      },
       emit: rec.sink,
       signal: new AbortController().signal,
       nodeTimeoutMs: 60_000,
       selection: { only: 'wait-installed' },
-      pollMs: { states: 10, ssh: 10, power: 60_000 },
+      pollMs: { states: 10, ssh: 10, power: 60_000, kube: 10 },
     });
     timers.forEach(clearTimeout);
     expect(r.outcome).toBe('done');
@@ -465,15 +526,17 @@ describe('the wait-installed phase', () => {
     const r = await regionUp({
       manifest: LAB,
       prepared: p,
-      phases: rackPhases(),
-      power: fakePower([]),
-      boot: noBoot,
+      environment: {
+        phases: rackPhases(),
+        power: fakePower([]),
+        boot: noBoot,
+        notices: () => pending.splice(0),
+      },
       emit: rec.sink,
       signal: new AbortController().signal,
       nodeTimeoutMs: 60_000,
       selection: { only: 'wait-installed' },
-      notices: () => pending.splice(0),
-      pollMs: { states: 10, ssh: 10, power: 60_000 },
+      pollMs: { states: 10, ssh: 10, power: 60_000, kube: 10 },
     });
     clearTimeout(timer);
     expect(r.outcome).toBe('done');

@@ -1,7 +1,7 @@
 // Boot-next disk: once a node is installed, its BMC is told to boot the disk next, so the reboot
 // after the install (and any later one) does not depend on the boot server answering.
 import { readNodeStates } from '../../boot/index.js';
-import { driverFor, type RegionContext } from '../context.js';
+import type { RegionContext } from '../context.js';
 import { eachAction, type Phase } from '../phase.js';
 import { fail } from './power.js';
 
@@ -18,7 +18,7 @@ export const bootDiskPhase: Phase<RegionContext, Facts> = {
     for (const n of ctx.prepared().plan.nodes) {
       const s = states[n.name]?.state;
       if (ctx.failures.has(n.name) || (s !== 'installed' && s !== 'booted-from-disk')) continue;
-      const driver = driverFor(ctx, n.name);
+      const driver = ctx.power.driver(n.name);
       if (!driver) continue; // powered by hand: the boot server's iPXE script boots its disk
       const status = await driver.status(ctx.signal).catch(() => undefined);
       if (status?.bootNext !== 'disk') out.push(n.name);
@@ -36,13 +36,13 @@ export const bootDiskPhase: Phase<RegionContext, Facts> = {
       actions,
       async (a) => {
         try {
-          await driverFor(ctx, a.target)!.bootNext('disk', ctx.signal);
+          await ctx.power.driver(a.target)!.bootNext('disk', ctx.signal);
         } catch (err) {
           if (ctx.signal.aborted) throw err;
           fail(ctx, a.target, `boot-next disk: ${(err as Error).message}`);
         }
       },
-      8,
+      ctx.limiter,
     );
   },
 };

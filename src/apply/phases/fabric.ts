@@ -5,9 +5,6 @@
 import type { FileChange } from '../../diff/index.js';
 import { configDbPath, formatChanges, frrPath, liveChanges, type LiveDevice } from '../../diff/index.js';
 import { UserError } from '../../errors.js';
-import { fabricNamespaces, DEFAULT_PREFIX } from '../../lab/fabric/topology.js';
-import { fabricNamespacesPresent } from '../../lab/fabric/network.js';
-import { execCommand } from '../../lab/netns.js';
 import {
   civostackKey,
   describeSteps,
@@ -18,13 +15,13 @@ import {
   type LiveRead,
 } from '../../live/index.js';
 import { previewTree } from '../../pipeline.js';
-import { allOrThrow, fanOut, fileHostLog, Limiter } from '../../remote/index.js';
+import { allOrThrow, fanOut, fileHostLog } from '../../remote/index.js';
 import { committedRegion, type RegionContext } from '../context.js';
 import type { Action, Phase } from '../phase.js';
 
 interface Facts {
-  /** The lab only: its fabric (FRR namespaces) is not running, so there is nothing to reach. */
-  readonly labDown?: string;
+  /** Why the switches cannot be reached now (the lab's fabric is not running), from the environment. */
+  readonly down?: string;
   readonly read?: LiveRead;
   readonly changes: readonly FileChange[];
 }
@@ -49,34 +46,29 @@ function inSync(ctx: RegionContext, devices: readonly LiveDevice[], changes: rea
 }
 
 export interface FabricPhaseOptions {
-  /** `region up --lab`: the switches are the fabric lab's namespaces (the lab-fabric phase starts them). */
-  readonly lab?: boolean;
-  readonly concurrency?: number;
+  /**
+   * Why the switches cannot be reached now, or undefined when they can: the lab's switches are
+   * namespaces its lab-fabric phase starts. A rack's switches are always there to be tried.
+   */
+  readonly down?: (ctx: RegionContext) => Promise<string | undefined>;
 }
 
 export function fabricPhase(o: FabricPhaseOptions = {}): Phase<RegionContext, Facts> {
-  const limiter = new Limiter(o.concurrency);
   return {
     id: 'fabric',
     title: 'Switch configurations: compare what runs with the render, push what differs',
     async observe(ctx) {
       const p = ctx.prepared();
-      if (o.lab) {
-        const ns = fabricNamespaces(DEFAULT_PREFIX, p.plan.region.name);
-        if ((await fabricNamespacesPresent(execCommand, ns)).length === 0)
-          return {
-            labDown: `the fabric lab is not up (no ${ns}* namespaces): the lab-fabric phase starts it (\`--from lab-fabric\`), as does \`civostack lab fabric ${ctx.manifest} --keep\``,
-            changes: [],
-          };
-      }
-      const read = await readLive(p, { limiter, signal: ctx.signal });
+      const down = await o.down?.(ctx);
+      if (down !== undefined) return { down, changes: [] };
+      const read = await readLive(p, { limiter: ctx.limiter, signal: ctx.signal });
       const changes = liveChanges(previewTree(p), read.devices, p.secretValues);
       inSync(ctx, read.devices, changes);
       return { read, changes };
     },
     shouldRun: (f) => f.changes.length > 0 || (f.read?.failed.length ?? 0) > 0,
     skipReason: (f) =>
-      f.labDown ??
+      f.down ??
       (f.read && f.read.targets.length > 0
         ? `every switch runs its render (${f.read.devices.map((d) => d.device).join(', ')})${notCompared(f.read)}`
         : `no switch has a pinned SSH host key (ssh.hostKeyFile): nothing compared${notCompared(f.read)}`),
@@ -126,10 +118,14 @@ export function fabricPhase(o: FabricPhaseOptions = {}): Phase<RegionContext, Fa
             await host.close();
           }
         },
-        { step: 'push switch configuration', limiter, signal: ctx.signal },
+        { step: 'push switch configuration', limiter: ctx.limiter, signal: ctx.signal },
       );
       // Read back what was pushed: the phase is done when each switch runs its render.
-      const after = await readLive(p, { limiter, signal: ctx.signal, only: new Set(changed.keys()) });
+      const after = await readLive(p, {
+        limiter: ctx.limiter,
+        signal: ctx.signal,
+        only: new Set(changed.keys()),
+      });
       const still = liveChanges(p.tree, after.devices, p.secretValues);
       inSync(ctx, after.devices, still);
       for (const d of after.devices)

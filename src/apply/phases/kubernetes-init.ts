@@ -1,27 +1,16 @@
 // The first control plane: kubeadm init on the init server (recorded in the plan: it never moves),
 // with the API VIP as the control-plane endpoint and in the certificates; its admin.conf is kept
 // in the state folder (0600) for every later phase, kubectl and `region kubeconfig`.
-import { kubeadmFacts, kubeadmInit, type KubeadmFacts } from '../../kube/kubeadm.js';
-import { k3sActive, k3sInstall, k3sKubeconfig } from '../../kube/k3s.js';
-import { kubeadmConfig } from '../../kube/kubeadm-render.js';
-import { nodeHosts, readyNodes } from '../../kube/hosts.js';
-import {
-  hasKubeconfig,
-  kubeadmInputs,
-  kubeArtifacts,
-  kubeconfigPath,
-  kubeLog,
-  saveKubeconfig,
-  secretsOf,
-} from '../../kube/support.js';
+import { kubeconfigPath } from '../../kube/kubeconfig.js';
 import { UserError } from '../../errors.js';
 import type { RegionContext } from '../context.js';
+import { distributionOf } from '../distribution.js';
+import { hasKubeconfig, kubeLog, readyNodes, saveKubeconfig } from '../kubernetes.js';
 import type { Phase } from '../phase.js';
 
 interface Facts {
-  readonly distribution: 'k3s' | 'kubeadm';
   /** undefined: the init server is not ssh-ready (failed earlier). */
-  readonly init: KubeadmFacts | undefined;
+  readonly init: { readonly joined: boolean; readonly admin: boolean } | undefined;
   readonly kubeconfig: boolean;
 }
 
@@ -33,18 +22,8 @@ export const kubernetesInitPhase: Phase<RegionContext, Facts> = {
   async observe(ctx) {
     const plan = ctx.prepared().plan;
     const init = readyNodes(ctx).find((n) => n.name === plan.kubernetes.initServer);
-    const host = init ? nodeHosts(ctx).get(init) : undefined;
-    if (plan.kubernetes.distribution === 'k3s') {
-      const active = host && init ? await k3sActive(host, init) : false;
-      return {
-        distribution: 'k3s',
-        init: host ? { joined: active, admin: active, partial: false } : undefined,
-        kubeconfig: hasKubeconfig(ctx),
-      };
-    }
     return {
-      distribution: 'kubeadm',
-      init: host ? await kubeadmFacts(host) : undefined,
+      init: init ? await distributionOf(ctx).initFacts(ctx.hosts.get(init), init) : undefined,
       kubeconfig: hasKubeconfig(ctx),
     };
   },
@@ -58,10 +37,7 @@ export const kubernetesInitPhase: Phase<RegionContext, Facts> = {
     return [
       {
         target: k.initServer,
-        text:
-          f.distribution === 'k3s'
-            ? `install K3s ${k.version} (server, cluster-init) from the airgap folder, then ${fetch}`
-            : `kubeadm init Kubernetes ${k.version}, endpoint ${k.apiVip}:6443, then ${fetch}`,
+        text: `${distributionOf(ctx).initText(ctx)}, then ${fetch}`,
       },
     ];
   },
@@ -72,27 +48,8 @@ export const kubernetesInitPhase: Phase<RegionContext, Facts> = {
         `${plan.kubernetes.initServer}, the init server, is not SSH-ready: the cluster cannot start`,
       );
     const node = plan.nodes.find((n) => n.name === plan.kubernetes.initServer)!;
-    const host = nodeHosts(ctx).get(node);
-    const log = kubeLog(ctx, ID);
-    let admin: string;
-    if (facts.distribution === 'k3s') {
-      if (!facts.init.admin) {
-        log(`${node.name}: K3s install script (offline)`);
-        await k3sInstall(host, node, ctx.signal);
-      }
-      admin = await k3sKubeconfig(host, plan.kubernetes.apiVip);
-    } else {
-      const inputs = kubeadmInputs(ctx, await kubeArtifacts(ctx));
-      const secrets = secretsOf(ctx, 'kubeadm/token', 'kubeadm/certificate-key');
-      admin = await kubeadmInit(
-        host,
-        { content: kubeadmConfig(plan, node, inputs), secrets },
-        facts.init,
-        log,
-        ctx.signal,
-      );
-    }
+    const admin = await distributionOf(ctx).init(ctx, ctx.hosts.get(node), node, kubeLog(ctx, ID));
     const path = saveKubeconfig(ctx, admin);
-    log(`kubeconfig written to ${path} (server https://${plan.kubernetes.apiVip}:6443)`);
+    kubeLog(ctx, ID)(`kubeconfig written to ${path} (server https://${plan.kubernetes.apiVip}:6443)`);
   },
 };

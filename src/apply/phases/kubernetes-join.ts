@@ -1,64 +1,30 @@
-// Further control planes join one at a time, each waited for until etcd counts it as a voting
-// member (quorum is never at risk); then workers join in parallel batches (--concurrency).
-import { readFileSync } from 'node:fs';
+// Further control planes join one at a time, each waited for until it counts for quorum (etcd: a
+// voting member, not a learner), so quorum is never at risk; then workers join in parallel
+// within --concurrency. What joining means is the distribution's (src/apply/distribution.ts).
 import { UserError } from '../../errors.js';
-import { ClusterApi, clusterError } from '../../kube/api.js';
-import { nodeHosts, readyNodes } from '../../kube/hosts.js';
-import { caCertHash, etcdMembers, kubeadmFacts, kubeadmJoin, uploadCerts } from '../../kube/kubeadm.js';
-import { controlPlaneOrder, isControlPlane, kubeadmConfig } from '../../kube/kubeadm-render.js';
-import {
-  isK3s,
-  kubeadmInputs,
-  kubeArtifacts,
-  kubeconfigPath,
-  kubeLog,
-  secretsOf,
-} from '../../kube/support.js';
-import { k3sActive, k3sInstall } from '../../kube/k3s.js';
+import { controlPlaneOrder, isControlPlane } from '../../kube/kubeadm-render.js';
 import type { NodePlan } from '../../plan/index.js';
 import { allOrThrow, fanOut } from '../../remote/index.js';
 import type { RegionContext } from '../context.js';
+import { distributionOf } from '../distribution.js';
+import { kubeLog, readyNodes } from '../kubernetes.js';
 import { sleep, type Phase } from '../phase.js';
 
 interface Facts {
   readonly join: readonly NodePlan[];
 }
 
-/** How long a joining node's token stays valid: long enough for a slow rack, short enough to matter. */
-const TOKEN_VALID_MS = 2 * 3600_000;
-
 async function notJoined(ctx: RegionContext, nodes: readonly NodePlan[]): Promise<NodePlan[]> {
   if (nodes.length === 0) return [];
-  const hosts = nodeHosts(ctx);
+  const distribution = distributionOf(ctx);
   const outcomes = await fanOut(
     nodes,
-    async (n) => ({
-      n,
-      joined: isK3s(ctx) ? await k3sActive(hosts.get(n), n) : (await kubeadmFacts(hosts.get(n))).joined,
-    }),
-    { step: 'observe kubeadm', limiter: hosts.limiter, signal: ctx.signal },
+    async (n) => ({ n, joined: await distribution.joined(ctx.hosts.get(n), n) }),
+    { step: 'observe kubeadm', limiter: ctx.limiter, signal: ctx.signal },
   );
   return allOrThrow('observe kubeadm', outcomes)
     .filter((o) => !o.joined)
     .map((o) => o.n);
-}
-
-async function joinConfig(ctx: RegionContext, node: NodePlan) {
-  const plan = ctx.prepared().plan;
-  const admin = readFileSync(kubeconfigPath(ctx.state.path), 'utf8');
-  const inputs = kubeadmInputs(ctx, await kubeArtifacts(ctx));
-  return {
-    content: kubeadmConfig(plan, node, inputs, caCertHash(admin)),
-    secrets: secretsOf(ctx, 'kubeadm/token', 'kubeadm/certificate-key'),
-  };
-}
-
-async function freshToken(ctx: RegionContext): Promise<void> {
-  const [token] = secretsOf(ctx, 'kubeadm/token');
-  const api = new ClusterApi(kubeconfigPath(ctx.state.path), ctx.signal);
-  await api.ensureBootstrapToken(token!, TOKEN_VALID_MS, new Date(ctx.now())).catch((err: unknown) => {
-    throw clusterError(`the bootstrap token could not be refreshed through ${api.server}`, err);
-  });
 }
 
 export const kubernetesJoinControlPlanePhase: Phase<RegionContext, Facts> = {
@@ -84,42 +50,25 @@ export const kubernetesJoinControlPlanePhase: Phase<RegionContext, Facts> = {
     })),
   async run(ctx, _actions, facts) {
     const plan = ctx.prepared().plan;
-    const hosts = nodeHosts(ctx);
     const log = kubeLog(ctx, this.id);
-    const init = plan.nodes.find((n) => n.name === plan.kubernetes.initServer)!;
-    const k3s = isK3s(ctx);
-    if (!k3s) {
-      await freshToken(ctx);
-      await uploadCerts(hosts.get(init), secretsOf(ctx, 'kubeadm/token', 'kubeadm/certificate-key'));
-    }
-    const api = new ClusterApi(kubeconfigPath(ctx.state.path), ctx.signal);
+    const distribution = distributionOf(ctx);
+    const init = ctx.hosts.get(plan.nodes.find((n) => n.name === plan.kubernetes.initServer)!);
+    await distribution.beforeJoins(ctx, init);
     for (const node of facts.join) {
-      const host = hosts.get(node);
-      if (k3s) await k3sInstall(host, node, ctx.signal);
-      else await kubeadmJoin(host, await joinConfig(ctx, node), await kubeadmFacts(host), log, ctx.signal);
+      await distribution.join(ctx, ctx.hosts.get(node), node, log);
       const started = ctx.now();
       for (;;) {
-        if (k3s) {
-          // K3s' embedded etcd: a server is a voter once its node is Ready with the etcd role.
-          const n = (await api.nodes().catch(() => [])).find((x) => x.name === node.name);
-          if (n?.ready && n.labels['node-role.kubernetes.io/etcd'] === 'true') {
-            log(`${node.name}: Ready with the etcd role`);
-            break;
-          }
-        } else {
-          const members = await etcdMembers(hosts.get(init)).catch(() => []);
-          const me = members.find((m) => m.name === node.name);
-          if (me && !me.learner) {
-            log(`${node.name}: etcd voting member (${members.filter((m) => !m.learner).length} voters)`);
-            break;
-          }
+        const voter = await distribution.voter(ctx, node, init);
+        if (voter !== undefined) {
+          log(voter);
+          break;
         }
         if (ctx.now() - started > ctx.nodeTimeoutMs)
           throw new UserError(
             `${node.name} joined but etcd does not count it as a voting member after ${Math.round(ctx.nodeTimeoutMs / 60000)} min; no further control plane joins`,
             `look at etcd on ${node.name} (crictl logs, journalctl -u kubelet) and run region up again`,
           );
-        await sleep(3000, ctx.signal);
+        await sleep(ctx.pollMs.kube, ctx.signal);
       }
     }
   },
@@ -140,18 +89,13 @@ export const kubernetesJoinWorkersPhase: Phase<RegionContext, Facts> = {
   skipReason: () => 'every worker has joined',
   actions: (f) => f.join.map((n) => ({ target: n.name, text: 'join as a worker' })),
   async run(ctx, _actions, facts) {
-    const hosts = nodeHosts(ctx);
     const log = kubeLog(ctx, this.id);
-    const k3s = isK3s(ctx);
-    if (!k3s) await freshToken(ctx);
+    const distribution = distributionOf(ctx);
+    await distribution.beforeJoins(ctx);
     const outcomes = await fanOut(
       facts.join,
-      async (node) => {
-        const host = hosts.get(node);
-        if (k3s) await k3sInstall(host, node, ctx.signal);
-        else await kubeadmJoin(host, await joinConfig(ctx, node), await kubeadmFacts(host), log, ctx.signal);
-      },
-      { step: 'kubeadm join', limiter: hosts.limiter, signal: ctx.signal },
+      (node) => distribution.join(ctx, ctx.hosts.get(node), node, log),
+      { step: 'kubeadm join', limiter: ctx.limiter, signal: ctx.signal },
     );
     allOrThrow('join workers', outcomes);
   },

@@ -1,8 +1,7 @@
 // Every node Ready, through the API at the VIP, each node's state shown as it changes.
 import { UserError } from '../../errors.js';
-import { ClusterApi, type ClusterNode } from '../../kube/api.js';
-import { readyNodes } from '../../kube/hosts.js';
-import { hasKubeconfig, kubeconfigPath, kubeLog } from '../../kube/support.js';
+import type { ClusterNode } from '../../kube/api.js';
+import { hasKubeconfig, kubeLog, readyNodes } from '../kubernetes.js';
 import type { RegionContext } from '../context.js';
 import { sleep, type Phase } from '../phase.js';
 
@@ -15,7 +14,10 @@ const ID = 'kubernetes-ready';
 
 async function clusterNodes(ctx: RegionContext): Promise<ClusterNode[] | undefined> {
   if (!hasKubeconfig(ctx)) return undefined;
-  return new ClusterApi(kubeconfigPath(ctx.state.path), ctx.signal).nodes().catch(() => undefined);
+  return ctx
+    .cluster()
+    .nodes()
+    .catch(() => undefined);
 }
 
 export const kubernetesReadyPhase: Phase<RegionContext, Facts> = {
@@ -32,7 +34,7 @@ export const kubernetesReadyPhase: Phase<RegionContext, Facts> = {
   actions: (f) => f.notReady.map((n) => ({ target: n, text: 'wait until the node is Ready' })),
   async run(ctx, _actions, facts) {
     const log = kubeLog(ctx, ID);
-    const api = new ClusterApi(kubeconfigPath(ctx.state.path), ctx.signal);
+    const api = ctx.cluster();
     const last = new Map<string, string>();
     const started = ctx.now();
     for (;;) {
@@ -59,7 +61,7 @@ export const kubernetesReadyPhase: Phase<RegionContext, Facts> = {
           `not Ready within ${Math.round(ctx.nodeTimeoutMs / 60000)} min: ${waiting.map((w) => `${w} (${last.get(w)})`).join(', ')}`,
           'look at the node: journalctl -u kubelet, crictl ps -a; then run region up again',
         );
-      await sleep(3000, ctx.signal);
+      await sleep(ctx.pollMs.kube, ctx.signal);
     }
   },
 };

@@ -3,9 +3,9 @@
 // Control-plane nodes go one at a time (a restart never takes two down); workers in parallel.
 import { fanOut, allOrThrow } from '../../remote/index.js';
 import { isControlPlane } from '../../kube/kubeadm-render.js';
-import { observeStaged, stageNode, type StagedFacts, type StageList } from '../../kube/kubeadm.js';
-import { nodeHosts, readyNodes } from '../../kube/hosts.js';
-import { kubeLog, stageListFor } from '../../kube/support.js';
+import { observeStaged, type StagedFacts, type StageList } from '../../kube/kubeadm.js';
+import { distributionOf } from '../distribution.js';
+import { kubeLog, readyNodes } from '../kubernetes.js';
 import type { NodePlan } from '../../plan/index.js';
 import type { RegionContext } from '../context.js';
 import type { Phase } from '../phase.js';
@@ -30,9 +30,10 @@ export const kubernetesStagePhase: Phase<RegionContext, Facts> = {
     const nodes = readyNodes(ctx);
     if (nodes.length === 0) return { nodes: [] };
     const extra = await operatorImages(ctx);
-    const hosts = nodeHosts(ctx);
+    const hosts = ctx.hosts;
     const lists = new Map<string, StageList>();
-    for (const node of nodes) lists.set(node.name, await stageListFor(ctx, node, extra));
+    const distribution = distributionOf(ctx);
+    for (const node of nodes) lists.set(node.name, await distribution.stageList(ctx, node, extra));
     const outcomes = await fanOut(
       nodes,
       async (node) => ({ node, staged: await observeStaged(hosts.get(node), lists.get(node.name)!) }),
@@ -55,19 +56,19 @@ export const kubernetesStagePhase: Phase<RegionContext, Facts> = {
         .join(', ')}${staged.changed.length > 6 ? ', …' : ''}), import ${staged.missingImages.length} images`,
     })),
   async run(ctx, _actions, facts) {
-    const hosts = nodeHosts(ctx);
+    const hosts = ctx.hosts;
     const log = kubeLog(ctx, ID);
-    const distribution = ctx.prepared().plan.kubernetes.distribution;
+    const distribution = distributionOf(ctx);
     const servers = facts.nodes.filter((n) => isControlPlane(n.node));
     const workers = facts.nodes.filter((n) => !isControlPlane(n.node));
     const oneAtATime = async () => {
-      for (const s of servers) await stageNode(hosts.get(s.node), s.node, s.staged, log, distribution);
+      for (const s of servers) await distribution.stage(hosts.get(s.node), s.node, s.staged, log);
     };
     const [, outcomes] = await Promise.all([
       oneAtATime(),
       fanOut(
         workers.map((w) => ({ ...w, name: w.node.name })),
-        (w) => stageNode(hosts.get(w.node), w.node, w.staged, log, distribution),
+        (w) => distribution.stage(hosts.get(w.node), w.node, w.staged, log),
         { step: 'stage', limiter: hosts.limiter, signal: ctx.signal },
       ),
     ]);

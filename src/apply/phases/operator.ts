@@ -6,10 +6,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import jsYaml from 'js-yaml';
 import { UserError } from '../../errors.js';
-import { ClusterApi, clusterError, conditionsOf, type Condition, type KubeObject } from '../../kube/api.js';
+import { clusterError, conditionsOf, type Condition, type KubeObject } from '../../kube/api.js';
 import { regionObject, renderOperatorBundle } from '../../kube/operator-bundle.js';
 import { API_PORT } from '../../kube/kubeadm-render.js';
-import { hasKubeconfig, kubeconfigPath, kubeLog } from '../../kube/support.js';
+import { hasKubeconfig, kubeLog } from '../kubernetes.js';
 import type { RegionContext } from '../context.js';
 import { sleep, type Phase } from '../phase.js';
 
@@ -84,7 +84,7 @@ export const operatorPhase: Phase<RegionContext, Facts> = {
     if (objects.length === 0) return { configured: false, objects, stale: [], ready: false, conditions: [] };
     if (!hasKubeconfig(ctx))
       return { configured: true, objects, stale: objects.map(describe), ready: false, conditions: [] };
-    const api = new ClusterApi(kubeconfigPath(ctx.state.path), ctx.signal);
+    const api = ctx.cluster();
     const stale: string[] = [];
     let conditions: Condition[] = [];
     for (const o of objects) {
@@ -105,7 +105,7 @@ export const operatorPhase: Phase<RegionContext, Facts> = {
   ],
   async run(ctx, _actions, facts) {
     const log = kubeLog(ctx, ID);
-    const api = new ClusterApi(kubeconfigPath(ctx.state.path), ctx.signal);
+    const api = ctx.cluster();
     for (const o of facts.objects) {
       if (o.kind === 'Region' || !facts.stale.includes(describe(o))) continue;
       await api.apply(o).catch((err) => {
@@ -138,7 +138,7 @@ export const operatorPhase: Phase<RegionContext, Facts> = {
         throw new UserError(
           `the Region is not Ready after ${READY_TIMEOUT_MS / 60000} min: ${[...seen.values()].join('; ') || 'the operator reported nothing (is it running? kubectl -n civostack-system get pods)'}`,
         );
-      await sleep(3000, ctx.signal);
+      await sleep(ctx.pollMs.kube, ctx.signal);
     }
   },
 };

@@ -4,7 +4,7 @@
 // re-run after a crash never restarts an install that is going well.
 import type { PowerStatus } from '../../bmc/driver.js';
 import { isInstalled, readNodeStates, type NodeState } from '../../boot/index.js';
-import { driverFor, type RegionContext } from '../context.js';
+import type { RegionContext } from '../context.js';
 import { eachAction, type Action, type Phase } from '../phase.js';
 
 /** A node network-booting or installing that reported within this long is left to go on. */
@@ -58,7 +58,7 @@ export const powerPhase: Phase<RegionContext, Facts> = {
     for (const n of plan.nodes) {
       if (ctx.failures.has(n.name)) continue;
       const state = states[n.name];
-      const driver = isInstalled(state) ? undefined : driverFor(ctx, n.name);
+      const driver = isInstalled(state) ? undefined : ctx.power.driver(n.name);
       let power: PowerStatus | undefined;
       if (driver) {
         try {
@@ -92,7 +92,7 @@ export const powerPhase: Phase<RegionContext, Facts> = {
       actions,
       async (a: Action) => {
         const n = byNode.get(a.target)!;
-        const driver = driverFor(ctx, n.node);
+        const driver = ctx.power.driver(n.node);
         if (n.step === 'unknown' || !driver) {
           if (n.step === 'unknown') fail(ctx, n.node, TEXT.unknown(n));
           else {
@@ -117,7 +117,7 @@ export const powerPhase: Phase<RegionContext, Facts> = {
           fail(ctx, n.node, `power: ${(err as Error).message}`);
         }
       },
-      8,
+      ctx.limiter,
     );
   },
 };

@@ -2,7 +2,9 @@
 // any other key is refused), it is the node we think, and cloud-init has finished its first boot.
 import { readFileSync } from 'node:fs';
 import { isInstalled, NodeStore, readNodeStates } from '../../boot/index.js';
-import { SshHost } from '../../remote/index.js';
+import { nodeSshHost } from '../../kube/hosts.js';
+import type { SshHost } from '../../remote/index.js';
+import type { NodePlan } from '../../plan/index.js';
 import { sshPrivateKeyPath } from '../../state/index.js';
 import type { RegionContext } from '../context.js';
 import { sleep, type Phase } from '../phase.js';
@@ -55,19 +57,12 @@ export const sshReadyPhase: Phase<RegionContext, Facts> = {
     // emulated CPU that is still running cloud-init (measured: 22 s of a lab node's first boot went
     // to sshd when every check opened its own connection). A connection that closes is opened again.
     const hosts = new Map<string, { keys: string; host: SshHost }>();
-    const hostFor = (name: string, address: string, keys: readonly string[]): SshHost => {
+    const hostFor = (node: NodePlan, keys: readonly string[]): SshHost => {
+      const name = node.name;
       const known = hosts.get(name);
       if (known && known.keys === keys.join('\n')) return known.host;
       if (known) void known.host.close();
-      const host = new SshHost({
-        name,
-        address,
-        username: 'root',
-        privateKey,
-        knownHostKeys: keys,
-        readyTimeoutMs: 8000,
-        connectAttempts: 1,
-      });
+      const host = nodeSshHost({ node, privateKey, hostKeys: keys, probe: true });
       hosts.set(name, { keys: keys.join('\n'), host });
       return host;
     };
@@ -91,7 +86,7 @@ export const sshReadyPhase: Phase<RegionContext, Facts> = {
               return void done(name);
             }
             try {
-              const host = hostFor(name, node.provisioning.address, s.hostKeys);
+              const host = hostFor(node, s.hostKeys);
               const r = await host.exec(['sh', '-c', READY_CHECK], { allowFailure: true });
               const id = r.code === 0 ? (JSON.parse(r.stdout) as { node?: string }).node : undefined;
               if (id === name) {

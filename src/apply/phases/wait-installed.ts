@@ -2,7 +2,7 @@
 // node store the boot service keeps, each with its own timeout. A node that fails (the installer
 // reported it, its BMC says it went off, it ran out of time) is reported with why; the others go on.
 import { isInstalled, readNodeStates, type NodeState } from '../../boot/index.js';
-import { driverFor, type RegionContext } from '../context.js';
+import type { RegionContext } from '../context.js';
 import { sleep, type Phase } from '../phase.js';
 import { fail } from './power.js';
 
@@ -88,7 +88,7 @@ export const waitInstalledPhase: Phase<RegionContext, Facts> = {
           );
           waiting.delete(node);
         } else if (checkPower) {
-          const driver = driverFor(ctx, node);
+          const driver = ctx.power.driver(node);
           const power = driver ? await driver.status(ctx.signal).catch(() => undefined) : undefined;
           if (power?.power === 'off') {
             fail(ctx, node, `powered off while ${s?.state ?? 'pending'}${why ? `\n${why}` : ''}`);

@@ -1,5 +1,5 @@
-// The end of a lab node's serial console, for a node that stopped somewhere. (The lab's machines
-// are powered through their BMC emulators: src/lab/bmc-emulators.ts.)
+// Diagnostics from where a lab node runs: the end of its serial console, for a node that stopped
+// somewhere. (The lab's machines are powered through their BMC emulators: src/lab/bmc-emulators.ts.)
 import type { StateDir } from '../state/index.js';
 import { labPaths } from './lab.js';
 import { tailSerial, vmFiles } from './qemu.js';

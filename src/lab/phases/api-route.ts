@@ -3,11 +3,11 @@
 // the tagged node VLAN, and the nodes forward (ip_forward, set by the Kubernetes stage). On a real
 // rack the bootstrap host reaches it through the ToRs' gateway instead.
 import { execa } from 'execa';
-import { hostLink } from '../../lab/lab.js';
+import { hostLink } from '../lab.js';
 import { controlPlaneOrder } from '../../kube/kubeadm-render.js';
 import type { Plan } from '../../plan/index.js';
-import type { RegionContext } from '../context.js';
-import type { Phase } from '../phase.js';
+import type { RegionContext } from '../../apply/context.js';
+import type { Phase } from '../../apply/phase.js';
 
 interface Facts {
   readonly missing: readonly { readonly cidr: string; readonly argv: readonly string[] }[];

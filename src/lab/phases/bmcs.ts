@@ -3,11 +3,12 @@
 // The power phases then reach them with the same drivers as a real rack's BMCs. The accelerator
 // the machines run under is chosen here, once per boot of the host (src/lab/accel.ts); a machine
 // that falls back to TCG later (its BMC hook, its console watchdog) records it in the same place.
-import { chooseAccel, ensureBmcEmulators, type AccelChoice } from '../../lab/index.js';
-import { DEFAULT_CACHE_DIR, labArtifacts } from '../../lab/artifacts.js';
-import { labNet } from '../../lab/lab.js';
-import type { RegionContext } from '../context.js';
-import type { Phase } from '../phase.js';
+import { chooseAccel, type AccelChoice } from '../accel.js';
+import { ensureBmcEmulators } from '../bmc-emulators.js';
+import { DEFAULT_CACHE_DIR, labArtifacts } from '../artifacts.js';
+import { labNet } from '../lab.js';
+import type { RegionContext } from '../../apply/context.js';
+import type { Phase } from '../../apply/phase.js';
 
 export function labBmcsPhase(o: {
   readonly cacheDir?: string;

@@ -2,11 +2,11 @@
 // them, a switch-side bond per node and the node VLAN), this host's link into it, and IPv6 router
 // advertisements on the bridge (src/lab/router-adverts.ts).
 import { execa } from 'execa';
-import { createLabNetwork, labNetwork } from '../../lab/index.js';
-import { ensureHostLink, hostLink, labNet, namespaceExists } from '../../lab/lab.js';
-import { ensureRouterAdverts, routerAdvertsRunning } from '../../lab/router-adverts.js';
-import type { RegionContext } from '../context.js';
-import type { Phase } from '../phase.js';
+import { createLabNetwork, labNetwork } from '../netns.js';
+import { ensureHostLink, hostLink, labNet, namespaceExists } from '../lab.js';
+import { ensureRouterAdverts, routerAdvertsRunning } from '../router-adverts.js';
+import type { RegionContext } from '../../apply/context.js';
+import type { Phase } from '../../apply/phase.js';
 
 interface Facts {
   readonly namespace: string;

@@ -1,8 +1,8 @@
 // The lab's boot artifacts: the installer and the lab OS image, built from Debian packages the
 // first time and reused from the cache after that (so the boot server starts at once).
-import { DEFAULT_CACHE_DIR, labArtifacts } from '../../lab/artifacts.js';
-import type { RegionContext } from '../context.js';
-import type { Phase } from '../phase.js';
+import { DEFAULT_CACHE_DIR, labArtifacts } from '../artifacts.js';
+import type { RegionContext } from '../../apply/context.js';
+import type { Phase } from '../../apply/phase.js';
 
 export function labArtifactsPhase(cacheDir: string | undefined): Phase<RegionContext, { lab: boolean }> {
   return {

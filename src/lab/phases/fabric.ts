@@ -3,13 +3,13 @@
 // when it is not up, and checked, so the `fabric` phase after it reads and pushes the switches
 // over SSH exactly as on a rack.
 import { UserError } from '../../errors.js';
-import { fabricChecks, fabricTopology, fabricUp } from '../../lab/fabric/index.js';
-import { fabricNamespacesPresent, namespacePrograms } from '../../lab/fabric/network.js';
-import { fabricUpInputs, unservedSshUsers } from '../../lab/fabric/prepared.js';
-import { DEFAULT_PREFIX, fabricNamespaces } from '../../lab/fabric/topology.js';
-import { execCommand } from '../../lab/netns.js';
-import { committedRegion, type RegionContext } from '../context.js';
-import type { Phase } from '../phase.js';
+import { fabricChecks, fabricTopology, fabricUp } from '../fabric/index.js';
+import { fabricNamespacesPresent, namespacePrograms } from '../fabric/network.js';
+import { fabricUpInputs, unservedSshUsers } from '../fabric/prepared.js';
+import { DEFAULT_PREFIX, fabricNamespaces } from '../fabric/topology.js';
+import { execCommand } from '../netns.js';
+import { committedRegion, type RegionContext } from '../../apply/context.js';
+import type { Phase } from '../../apply/phase.js';
 
 interface Facts {
   readonly expected: number;
@@ -17,6 +17,13 @@ interface Facts {
   readonly absent: readonly string[];
   /** Namespaces without a program they should run: `<namespace>: no bgpd, sshd`. */
   readonly incomplete: readonly string[];
+}
+
+/** Why the fabric phase cannot reach the lab's switches: none of its namespaces exists. */
+export async function labFabricDown(ctx: RegionContext): Promise<string | undefined> {
+  const ns = fabricNamespaces(DEFAULT_PREFIX, ctx.prepared().plan.region.name);
+  if ((await fabricNamespacesPresent(execCommand, ns)).length > 0) return undefined;
+  return `the fabric lab is not up (no ${ns}* namespaces): the lab-fabric phase starts it (\`--from lab-fabric\`), as does \`civostack lab fabric ${ctx.manifest} --keep\``;
 }
 
 export const labFabricPhase: Phase<RegionContext, Facts> = {
