@@ -101,9 +101,11 @@ describe('secret redaction on an existing state', () => {
     const r = await regionUp({
       manifest: LAB,
       prepared: prepareLab(state),
-      phases: rackPhases(),
-      power: () => undefined,
-      boot: noBoot,
+      environment: {
+        phases: rackPhases(),
+        power: () => undefined,
+        boot: noBoot,
+      },
       emit: rec.sink,
       signal: new AbortController().signal,
       nodeTimeoutMs: 60_000,

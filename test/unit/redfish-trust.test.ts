@@ -446,9 +446,11 @@ describe('what a BMC says, on a terminal and in events', () => {
     const r = await regionUp({
       manifest: LAB,
       prepared,
-      phases: rackPhases(),
-      power: (node) => (node === 'r01-n01' ? driver(bmc.port, { node }) : undefined),
-      boot: noBoot,
+      environment: {
+        phases: rackPhases(),
+        power: (node: string) => (node === 'r01-n01' ? driver(bmc.port, { node }) : undefined),
+        boot: noBoot,
+      },
       emit: rec.sink,
       signal: new AbortController().signal,
       nodeTimeoutMs: 1,
