@@ -1,4 +1,5 @@
 // Renders every file a region needs from the Plan: pure, deterministic, in memory.
+import { RenderError } from './render-error.js';
 import { macHyphen, type Mac } from '../manifest/index.js';
 import type { Plan, SwitchPlan } from '../plan/index.js';
 import { bootIpxe, dnsmasqConf, localIpxe, nodeIpxe, type BootOptions } from './boot.js';
@@ -21,7 +22,7 @@ export interface RenderInputs {
   readonly boot: BootOptions;
 }
 
-export class RenderError extends Error {}
+export { RenderError };
 
 export function renderRegion(inputs: RenderInputs): FileTree {
   const { plan, secrets } = inputs;
