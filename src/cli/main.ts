@@ -3,18 +3,13 @@ import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, UserError } from '../errors.js';
 import { processIo, type Io, type OutputFormat } from './output.js';
 import { InvalidManifest } from './load.js';
-import { planCommand } from './plan.js';
-import { diffCommand, renderCommand } from './render.js';
-import { liveDiffCommand, type LiveDiffFlags } from './live-diff.js';
-import { pxeServeCommand, pxeUnknownCommand, statusCommand } from './pxe.js';
-import { labDownCommand, labRedfishRelayCommand, labStatusCommand, labVmCommand } from './lab.js';
-import { labUpCommand, regionUpCommand, type UpFlags } from './up.js';
-import { labFabricCommand, labFabricDownCommand, type FabricFlags } from './fabric.js';
-import { schemaCommand } from './schema.js';
-import { kubeconfigCommand } from './kubeconfig.js';
-import { bmcCommand, type BmcFlags, type BmcVerb } from './bmc.js';
-import { validateCommand } from './validate.js';
-import { kubeArtifactsCommand } from './kube.js';
+// Each command's module is imported when that command runs, never at startup: `region validate` and
+// `region plan` must not load ssh2, @kubernetes/client-node or listr2 (a third of a 10,000-node plan's
+// time went to loading modules it never calls).
+import type { LiveDiffFlags } from './live-diff.js';
+import type { UpFlags } from './up.js';
+import type { FabricFlags } from './fabric.js';
+import type { BmcFlags, BmcVerb } from './bmc.js';
 
 const outputOption = (): Option =>
   new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text');
@@ -46,8 +41,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       'after',
       '\nExample:\n  $ civostack region validate inventories/nyc1.yaml\n\nExit codes: 0 valid, 1 errors found.',
     )
-    .action((manifest: string, opts: { output: OutputFormat }) =>
-      setExit(validateCommand(io, manifest, opts.output)),
+    .action(async (manifest: string, opts: { output: OutputFormat }) =>
+      setExit((await import('./validate.js')).validateCommand(io, manifest, opts.output)),
     );
   region
     .command('plan')
@@ -62,8 +57,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       '\nExamples:\n  $ civostack region plan inventories/lab.yaml\n  $ civostack region plan inventories/nyc1.yaml --output json | jq .nodes[0]\n\nAllocations are recorded in the state folder: adding a node never renumbers another.',
     )
     .action(
-      (manifest: string, opts: { output: OutputFormat; stateDir?: string; prune: boolean; save: boolean }) =>
-        setExit(planCommand(io, manifest, opts)),
+      async (
+        manifest: string,
+        opts: { output: OutputFormat; stateDir?: string; prune: boolean; save: boolean },
+      ) => setExit((await import('./plan.js')).planCommand(io, manifest, opts)),
     );
   region
     .command('render')
@@ -76,8 +73,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       'after',
       '\nExample:\n  $ civostack region render inventories/nyc1.yaml --out /tmp/nyc1-configs\n\nFiles holding secrets are written with mode 0600.',
     )
-    .action((manifest: string, opts: { out: string; stateDir?: string; output: OutputFormat }) =>
-      setExit(renderCommand(io, manifest, opts)),
+    .action(async (manifest: string, opts: { out: string; stateDir?: string; output: OutputFormat }) =>
+      setExit((await import('./render.js')).renderCommand(io, manifest, opts)),
     );
   region
     .command('diff')
@@ -109,7 +106,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       ) => {
         if (opts.live && opts.against !== undefined)
           throw new UserError('--live and --against cannot be used together', undefined, ExitCode.usage);
-        setExit(opts.live ? await liveDiffCommand(io, manifest, opts) : diffCommand(io, manifest, opts));
+        setExit(
+          opts.live
+            ? await (await import('./live-diff.js')).liveDiffCommand(io, manifest, opts)
+            : (await import('./render.js')).diffCommand(io, manifest, opts),
+        );
       },
     );
   region
@@ -121,8 +122,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
     .addOption(outputOption())
     .addHelpText('after', '\nExample:\n  $ civostack region status inventories/lab.yaml --output json')
-    .action((manifest: string, opts: { stateDir?: string; output: OutputFormat }) =>
-      setExit(statusCommand(io, manifest, opts)),
+    .action(async (manifest: string, opts: { stateDir?: string; output: OutputFormat }) =>
+      setExit((await import('./pxe.js')).statusCommand(io, manifest, opts)),
     );
 
   region
@@ -134,8 +135,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       'after',
       '\nExample:\n  $ kubectl --kubeconfig "$(civostack region kubeconfig inventories/lab.yaml)" get nodes\n\nExit codes: 0 printed, 1 the cluster has not been initialised yet.',
     )
-    .action((manifest: string, opts: { stateDir?: string }) =>
-      setExit(kubeconfigCommand(io, manifest, opts)),
+    .action(async (manifest: string, opts: { stateDir?: string }) =>
+      setExit((await import('./kubeconfig.js')).kubeconfigCommand(io, manifest, opts)),
     );
 
   region
@@ -184,7 +185,9 @@ and sshd per switch, as \`lab fabric --keep\`) when it is not up, and checks it.
 Exit codes: 0 every node Ready and the Region Ready (or dry run done), 1 failed (each node named with why),
 64 usage (e.g. no terminal and no --yes), 75 another run holds the region's lock, 130 cancelled.`,
     )
-    .action(async (manifest: string, opts: UpFlags) => setExit(await regionUpCommand(io, manifest, opts)));
+    .action(async (manifest: string, opts: UpFlags) =>
+      setExit(await (await import('./up.js')).regionUpCommand(io, manifest, opts)),
+    );
 
   const lab = program
     .command('lab')
@@ -211,7 +214,7 @@ Exit codes: 0 every node Ready and the Region Ready (or dry run done), 1 failed 
       '\nExamples:\n  $ sudo civostack lab up inventories/lab.yaml\n  $ sudo civostack lab up inventories/lab.yaml --until ssh-ready\n\nThe phases of `region up --lab`, without asking (it acts on this host only). Returns when the\ncluster and the operator Region are Ready (with --until, when that phase is done), or says which node stopped where, with its console.',
     )
     .action(async (manifest: string, opts: Omit<UpFlags, 'lab' | 'yes' | 'dryRun'>) =>
-      setExit(await labUpCommand(io, manifest, opts)),
+      setExit(await (await import('./up.js')).labUpCommand(io, manifest, opts)),
     );
   lab
     .command('status')
@@ -220,7 +223,7 @@ Exit codes: 0 every node Ready and the Region Ready (or dry run done), 1 failed 
     .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
     .addOption(outputOption())
     .action(async (manifest: string, opts: { stateDir?: string; output: OutputFormat }) =>
-      setExit(await labStatusCommand(io, manifest, opts)),
+      setExit(await (await import('./lab.js')).labStatusCommand(io, manifest, opts)),
     );
   lab
     .command('down')
@@ -228,7 +231,7 @@ Exit codes: 0 every node Ready and the Region Ready (or dry run done), 1 failed 
     .argument('<manifest>', 'region manifest (YAML)')
     .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
     .action(async (manifest: string, opts: { stateDir?: string }) =>
-      setExit(await labDownCommand(io, manifest, opts)),
+      setExit(await (await import('./lab.js')).labDownCommand(io, manifest, opts)),
     );
 
   const fabric = lab
@@ -251,7 +254,7 @@ Exit codes: 0 every node Ready and the Region Ready (or dry run done), 1 failed 
       '\nExamples:\n  $ sudo civostack lab fabric inventories/lab.yaml\n  $ sudo civostack lab fabric inventories/lab.yaml --drill --output json\n\nExit codes: 0 every check (and the drill) passes, 1 a check fails or a single failure cuts off a rack.',
     )
     .action(async (manifest: string, opts: FabricFlags) =>
-      setExit(await labFabricCommand(io, manifest, opts)),
+      setExit(await (await import('./fabric.js')).labFabricCommand(io, manifest, opts)),
     );
   fabric
     .command('down')
@@ -262,7 +265,7 @@ Exit codes: 0 every node Ready and the Region Ready (or dry run done), 1 failed 
     .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
     .addHelpText('after', '\nExample:\n  $ sudo civostack lab fabric down inventories/lab.yaml')
     .action(async (manifest: string, opts: { stateDir?: string }) =>
-      setExit(await labFabricDownCommand(io, manifest, opts)),
+      setExit(await (await import('./fabric.js')).labFabricDownCommand(io, manifest, opts)),
     );
 
   lab
@@ -285,7 +288,7 @@ Exit codes: 0 every node Ready and the Region Ready (or dry run done), 1 failed 
         action: string,
         device: string | undefined,
         opts: { stateDir?: string; via: string },
-      ) => setExit(await labVmCommand(io, node, action, device, opts)),
+      ) => setExit(await (await import('./lab.js')).labVmCommand(io, node, action, device, opts)),
     );
   lab
     .command('redfish-relay', { hidden: true })
@@ -293,7 +296,7 @@ Exit codes: 0 every node Ready and the Region Ready (or dry run done), 1 failed 
     .option('--state-dir <dir>', "the lab's state folder")
     .option('--listen <host:port>', 'where to listen', '127.0.0.1:8999')
     .action(async (opts: { stateDir?: string; listen: string }) =>
-      setExit(await labRedfishRelayCommand(io, opts)),
+      setExit(await (await import('./lab.js')).labRedfishRelayCommand(io, opts)),
     );
 
   const bmc = program
@@ -327,7 +330,7 @@ Exit codes: 0 every node Ready and the Region Ready (or dry run done), 1 failed 
           'Exit codes: 0 every BMC answered, 1 any failed or reads unknown (each is named), 64 bad usage.',
       )
       .action(async (manifest: string, nodes: string[], opts: BmcFlags) =>
-        setExit(await bmcCommand(io, verb, manifest, nodes, opts)),
+        setExit(await (await import('./bmc.js')).bmcCommand(io, verb, manifest, nodes, opts)),
       );
   }
 
@@ -355,15 +358,17 @@ Exit codes: 0 every node Ready and the Region Ready (or dry run done), 1 failed 
       'after',
       '\nExample:\n  $ sudo civostack pxe serve inventories/nyc1.yaml\n  $ sudo civostack pxe serve inventories/nyc1.yaml --dhcp proxy\n\nStops cleanly on SIGINT/SIGTERM: dnsmasq and nginx stopped, port freed.',
     )
-    .action(async (manifest: string, opts: ServeOpts) => setExit(await pxeServeCommand(io, manifest, opts)));
+    .action(async (manifest: string, opts: ServeOpts) =>
+      setExit(await (await import('./pxe.js')).pxeServeCommand(io, manifest, opts)),
+    );
   pxe
     .command('unknown')
     .description('list MACs that asked to boot but are not in the manifest')
     .argument('<manifest>', 'region manifest (YAML)')
     .option('--state-dir <dir>', 'state folder (default: .civostack/<region> beside the manifest)')
     .addOption(outputOption())
-    .action((manifest: string, opts: { stateDir?: string; output: OutputFormat }) =>
-      setExit(pxeUnknownCommand(io, manifest, opts)),
+    .action(async (manifest: string, opts: { stateDir?: string; output: OutputFormat }) =>
+      setExit((await import('./pxe.js')).pxeUnknownCommand(io, manifest, opts)),
     );
 
   const kube = program
@@ -389,7 +394,7 @@ images/, and artifacts.json with every file's sha256. A cold build takes several
 and the Go module proxy; copy the folder to build nothing on an airgapped host.`,
     )
     .action(async (opts: { cacheDir?: string; output: OutputFormat }) =>
-      setExit(await kubeArtifactsCommand(io, opts)),
+      setExit(await (await import('./kube.js')).kubeArtifactsCommand(io, opts)),
     );
 
   program
@@ -400,7 +405,9 @@ and the Go module proxy; copy the folder to build nothing on an airgapped host.`
       'after',
       '\nExample:\n  $ civostack schema --out schema/manifest.schema.json\n  # then, first line of a manifest: # yaml-language-server: $schema=../schema/manifest.schema.json',
     )
-    .action((opts: { out?: string }) => setExit(schemaCommand(io, opts.out)));
+    .action(async (opts: { out?: string }) =>
+      setExit((await import('./schema.js')).schemaCommand(io, opts.out)),
+    );
   return program;
 }
 

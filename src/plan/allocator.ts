@@ -97,8 +97,9 @@ export class Allocations {
       }
     }
     // Keys gone from the manifest keep their slot reserved unless pruning.
-    for (const [key, value] of Object.entries(recorded).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      if (wanted.has(key) || this.prune) continue;
+    for (const key of this.prune ? [] : sortedKeys(recorded)) {
+      if (wanted.has(key)) continue;
+      const value = recorded[key]!;
       const slot = spec.decode(value);
       if (slot !== undefined && !used.has(slot)) {
         used.add(slot);
@@ -139,8 +140,10 @@ export class Allocations {
   table(): AllocationTable {
     const sorted: AllocationTable = {};
     for (const pool of Object.keys(this.next).sort()) {
-      const entries = Object.entries(this.next[pool]!).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      sorted[pool] = Object.fromEntries(entries);
+      const entries = this.next[pool]!;
+      const out: Record<string, string | number> = {};
+      for (const key of sortedKeys(entries)) out[key] = entries[key]!;
+      sorted[pool] = out;
     }
     // Pools of racks that are gone entirely are kept too, unless pruning.
     if (!this.prune) {
@@ -156,4 +159,13 @@ export class Allocations {
   orphaned(): readonly Orphan[] {
     return this.orphans;
   }
+}
+
+/**
+ * An object's keys in code-unit order, as the recorded table is written. Array.prototype.sort without
+ * a comparator compares strings by UTF-16 code units, the same order as `<`, and is several times
+ * faster than a comparator on the 10,000-key pools of a large region.
+ */
+function sortedKeys(entries: Readonly<Record<string, unknown>>): string[] {
+  return Object.keys(entries).sort();
 }

@@ -138,6 +138,34 @@ export interface BgpNeighborPlan {
   readonly acceptFullTable?: boolean;
 }
 
+/**
+ * What a switch accepts from and announces to its BGP neighbours: explicit both ways (RFC 8212). The
+ * FRR render writes it as prefix lists and route maps; the fabric lab's checks judge routes against it.
+ */
+export interface BgpPolicyPlan {
+  /** From fabric neighbours: the default route (ToRs only), and anything within the internal ranges. */
+  readonly fabricImport: { readonly defaultRoute: boolean; readonly within: readonly string[] };
+  /** To fabric neighbours: a ToR its own networks exactly; a border router the default route alone. */
+  readonly fabricExport: { readonly defaultRoute: boolean; readonly exact: readonly string[] };
+  /** Border routers only: the policy towards every transit session. */
+  readonly transit: TransitPolicyPlan | undefined;
+}
+
+export interface TransitPolicyPlan {
+  /** Announced to transit, exactly: the region's public aggregates. */
+  readonly export: readonly string[];
+  /** Dropped from transit: anything within a bogon range (RFC 7454 §6.1.1). */
+  readonly rejectBogons: readonly string[];
+  /** Dropped from transit: anything within the region's own aggregates. */
+  readonly rejectOwn: readonly string[];
+  /** Dropped from transit: anything longer than this (RFC 7454 §6.1.3). */
+  readonly maxPrefixLength: number;
+  /** The default route is always accepted; a session with acceptFullTable takes the rest that is not dropped. */
+  readonly acceptDefault: true;
+  /** The border announces the default to the fabric only while it holds a route from one of these ASNs. */
+  readonly upstreamAsns: readonly number[];
+}
+
 export interface SwitchPlan {
   readonly name: string;
   readonly role: 'tor' | 'border' | 'mgmt';
@@ -166,6 +194,8 @@ export interface SwitchPlan {
     readonly neighbors: readonly BgpNeighborPlan[];
     /** Prefixes this device originates into BGP. */
     readonly networks: readonly string[];
+    /** Undefined on a management switch, which speaks no BGP. */
+    readonly policy: BgpPolicyPlan | undefined;
   };
   readonly mclag:
     | {

@@ -4,6 +4,6 @@ export { DEFAULT_BOOT_OPTIONS, INSTALL_TOKEN_SLOT, installerUrls, inCidr, type B
 export { secretValues, type SecretValues } from './secrets.js';
 export { checkConfigDb, configDb, type ConfigDb } from './sonic.js';
 export { stableJson } from './json.js';
-export { BOGONS } from './frr.js';
+export { BOGONS } from '../plan/index.js';
 export type { FileTree, RenderedFile } from './tree.js';
 export type { Templates } from './engine.js';

@@ -1,4 +1,5 @@
 // Renders every file a region needs from the Plan: pure, deterministic, in memory.
+import { RenderError } from './render-error.js';
 import { macHyphen, type Mac } from '../manifest/index.js';
 import type { Plan, SwitchPlan } from '../plan/index.js';
 import { bootIpxe, dnsmasqConf, localIpxe, nodeIpxe, type BootOptions } from './boot.js';
@@ -20,8 +21,6 @@ export interface RenderInputs {
   readonly authorizedKeys: readonly string[];
   readonly boot: BootOptions;
 }
-
-import { RenderError } from './render-error.js';
 
 export { RenderError };
 

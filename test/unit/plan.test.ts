@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { loadRegion, type Region } from '../../src/manifest/index.js';
-import { planRegion, type AllocationTable, type Plan } from '../../src/plan/index.js';
+import {
+  BOGONS,
+  planRegion,
+  type AllocationTable,
+  type Plan,
+  type SwitchPlan,
+} from '../../src/plan/index.js';
+import { createEngine } from '../../src/render/engine.js';
+import { renderFrr } from '../../src/render/frr.js';
+import { secretValues } from '../../src/render/index.js';
+import { loadTemplates } from '../../src/templates.js';
 import { labWith, LAB, NYC1, type LabManifest } from '../helpers/manifest.js';
 
 function region(file: string): Region {
@@ -225,5 +235,78 @@ describe('plan', () => {
     expect(oob.filter((d) => d.kind === 'switch' && d.ztp)).toHaveLength(5);
     const addresses = p.dhcp.map((d) => d.address);
     expect(new Set(addresses).size).toBe(addresses.length);
+  });
+
+  it("plans each switch's BGP policy: ToRs take the default and internal ranges, borders filter transit", () => {
+    const { plan: p } = plan(NYC1);
+    const internal = [p.networks.loopback, p.networks.node, p.networks.provisioning];
+    const tor = p.switches.find((s) => s.role === 'tor')!;
+    expect(tor.bgp.policy).toEqual({
+      fabricImport: { defaultRoute: true, within: internal },
+      fabricExport: { defaultRoute: false, exact: tor.bgp.networks },
+      transit: undefined,
+    });
+    const br1 = p.switches.find((s) => s.name === 'br1')!;
+    expect(br1.bgp.policy).toEqual({
+      fabricImport: { defaultRoute: false, within: internal },
+      fabricExport: { defaultRoute: true, exact: [] },
+      transit: {
+        export: ['192.0.2.0/24', '198.18.0.0/23'],
+        rejectBogons: [...BOGONS],
+        rejectOwn: ['192.0.2.0/24', '198.18.0.0/23'],
+        maxPrefixLength: 24,
+        acceptDefault: true,
+        upstreamAsns: [64496, 64497],
+      },
+    });
+    expect(p.switches.find((s) => s.role === 'mgmt')!.bgp.policy).toBeUndefined();
+  });
+
+  it("lays out each FRR config from the switch's planned policy, not from its own copy", () => {
+    const { plan: p } = plan(NYC1);
+    const engine = createEngine(loadTemplates());
+    const secrets = secretValues(new Map(p.secrets.map((s) => [s.name, 'test-password'])));
+    const br1 = p.switches.find((s) => s.name === 'br1')!;
+    const t = br1.bgp.policy!.transit!;
+    const changed: SwitchPlan = {
+      ...br1,
+      bgp: {
+        ...br1.bgp,
+        policy: {
+          ...br1.bgp.policy!,
+          fabricImport: { defaultRoute: false, within: ['10.99.0.0/16'] },
+          transit: {
+            ...t,
+            export: ['192.0.2.0/25'],
+            rejectOwn: ['192.0.2.0/24'],
+            maxPrefixLength: 22,
+            upstreamAsns: [64496],
+          },
+        },
+      },
+    };
+    const border = renderFrr(engine, p, changed, secrets).content;
+    expect(border).toContain('ip prefix-list PL-AGGREGATES seq 5 permit 192.0.2.0/25\n');
+    expect(border).not.toContain('PL-AGGREGATES seq 10');
+    expect(border).toContain('ip prefix-list PL-OWN seq 5 permit 192.0.2.0/24 le 32\n');
+    expect(border).not.toContain('PL-OWN seq 10');
+    expect(border).toContain('ip prefix-list PL-TOO-SPECIFIC seq 5 permit 0.0.0.0/0 ge 23\n');
+    expect(border).toContain('ip prefix-list PL-INTERNAL seq 5 permit 10.99.0.0/16 le 32\n');
+    expect(border).not.toContain('PL-INTERNAL seq 10');
+    expect(border).toContain('AS-UPSTREAM seq 5 permit ^64496_\n');
+    expect(border).not.toContain('^64497_');
+
+    const tor = p.switches.find((s) => s.role === 'tor')!;
+    const noDefault: SwitchPlan = {
+      ...tor,
+      bgp: {
+        ...tor.bgp,
+        policy: { ...tor.bgp.policy!, fabricImport: { defaultRoute: false, within: ['10.99.0.0/16'] } },
+      },
+    };
+    const torConf = renderFrr(engine, p, noDefault, secrets).content;
+    expect(torConf).not.toContain('PL-FABRIC-IN seq 5 permit 0.0.0.0/0');
+    expect(torConf).toContain('ip prefix-list PL-FABRIC-IN seq 10 permit 10.99.0.0/16 le 32\n');
+    expect(renderFrr(engine, p, tor, secrets).content).toContain('PL-FABRIC-IN seq 5 permit 0.0.0.0/0\n');
   });
 });

@@ -177,16 +177,20 @@ const sameSet = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && [...a].sort().every((x, k) => x === [...b].sort()[k]);
 
 export function checkTransitExport(plan: Plan, routes: readonly TransitRoutes[]): CheckResult {
-  const want = [...plan.networks.public].sort();
+  // What each border's planned policy announces to transit: the very data its FRR config was rendered from.
+  const exportOf = (border: string): string[] =>
+    [...(plan.switches.find((s) => s.name === border)?.bgp.policy?.transit?.export ?? [])].sort();
+  const all = [...new Set(plan.switches.flatMap((s) => s.bgp.policy?.transit?.export ?? []))].sort();
   const problems = routes
-    .filter((r) => !sameSet(r.exported, want))
+    .filter((r) => !sameSet(r.exported, exportOf(r.session.border)))
     .map((r) => {
+      const want = exportOf(r.session.border);
       const extra = r.exported.filter((p) => !want.includes(p));
       const missing = want.filter((p) => !r.exported.includes(p));
       return `${r.session.name} (from ${r.session.border}) received${extra.length ? ` extra ${extra.join(', ')}` : ''}${missing.length ? ` without ${missing.join(', ')}` : ''}`;
     });
   return result('transit-export', 'transit providers receive exactly the public aggregates', problems, [
-    want.join(', '),
+    all.join(', '),
   ]);
 }
 
