@@ -15,6 +15,7 @@ import { kubeconfigCommand } from './kubeconfig.js';
 import { bmcCommand, type BmcFlags, type BmcVerb } from './bmc.js';
 import { validateCommand } from './validate.js';
 import { kubeArtifactsCommand } from './kube.js';
+import { registerTenantCommands } from './tenant.js';
 
 const outputOption = (): Option =>
   new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text');
@@ -391,6 +392,8 @@ and the Go module proxy; copy the folder to build nothing on an airgapped host.`
     .action(async (opts: { cacheDir?: string; output: OutputFormat }) =>
       setExit(await kubeArtifactsCommand(io, opts)),
     );
+
+  registerTenantCommands(program, io, setExit);
 
   program
     .command('schema')
