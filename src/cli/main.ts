@@ -10,6 +10,7 @@ import type { LiveDiffFlags } from './live-diff.js';
 import type { UpFlags } from './up.js';
 import type { FabricFlags } from './fabric.js';
 import type { BmcFlags, BmcVerb } from './bmc.js';
+import { registerTenantCommands } from './tenant-commands.js';
 
 const outputOption = (): Option =>
   new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text');
@@ -396,6 +397,8 @@ and the Go module proxy; copy the folder to build nothing on an airgapped host.`
     .action(async (opts: { cacheDir?: string; output: OutputFormat }) =>
       setExit(await (await import('./kube.js')).kubeArtifactsCommand(io, opts)),
     );
+
+  registerTenantCommands(program, io, setExit);
 
   program
     .command('schema')

@@ -1,7 +1,9 @@
-// The operator bundle that `civostack region up` applies last (the Region CRD, RBAC, the
-// operator's Deployment, rendered from templates/operator/) and the Region object it then applies.
+// The operator bundle that `civostack region up` applies last (the Region and TenantCluster CRDs,
+// RBAC, the operator's Deployment, rendered from templates/operator/) and the Region object it
+// then applies.
 import { UserError } from '../errors.js';
 import { createEngine, type Templates } from '../render/engine.js';
+import type { Plan } from '../plan/index.js';
 import { loadTemplates } from '../templates.js';
 
 export interface OperatorBundleInput {
@@ -12,6 +14,34 @@ export interface OperatorBundleInput {
   readonly apiPort: number;
   /** The manifest's operator.values: each entry becomes the operator flag `--key=value`. */
   readonly values: Readonly<Record<string, unknown>>;
+  /** What the operator needs to run TenantClusters; without it, it refuses every one and says why. */
+  readonly tenants?: TenantSettings;
+}
+
+/** The region as tenant control planes see it: see tenantSettings. */
+export interface TenantSettings {
+  /** Kubernetes versions whose control-plane images the region has, such as v1.35.4. */
+  readonly versions: readonly string[];
+  /** The etcd image of the region's artifacts. */
+  readonly etcdImage: string;
+  /** The region's networks by name: a tenant's pod and service networks may overlap none. */
+  readonly networks: Readonly<Record<string, string>>;
+}
+
+/**
+ * TenantSettings from the region's plan and its Kubernetes artifacts (their version and etcd
+ * image): every network the plan allocates from, public pools included.
+ */
+export function tenantSettings(
+  networks: Plan['networks'],
+  artifacts: { readonly kubernetesVersion: string; readonly etcdImage: string },
+): TenantSettings {
+  const { public: pools, ...named } = networks;
+  return {
+    versions: [artifacts.kubernetesVersion],
+    etcdImage: artifacts.etcdImage,
+    networks: { ...named, ...Object.fromEntries(pools.map((cidr, i) => [`public-${i}`, cidr])) },
+  };
 }
 
 export interface BundleFile {
@@ -21,7 +51,7 @@ export interface BundleFile {
 }
 
 /** In apply order: the CRD and the RBAC before the Deployment that needs them. */
-const BUNDLE = ['crd.yaml', 'rbac.yaml', 'deployment.yaml'] as const;
+const BUNDLE = ['crd.yaml', 'tenantcluster-crd.yaml', 'rbac.yaml', 'deployment.yaml'] as const;
 
 /** The probes of the Deployment point at this address, so values may not move it. */
 const PROBE_FLAG = '--health-probe-bind-address=:8081';
@@ -30,6 +60,16 @@ const IMAGE_REF =
   /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$/;
 const HOST = /^(\d{1,3}(\.\d{1,3}){3}|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$/;
 const FLAG_NAME = /^[a-z][a-z0-9-]*$/;
+const VERSION = /^v\d+\.\d+\.\d+$/;
+const CIDR = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
+const NETWORK_NAME = /^[a-z][a-z0-9-]*$/;
+/** Flags the bundle sets from the region (tenantFlags); values may not set them again. */
+const TENANT_FLAGS = [
+  'tenant-versions',
+  'tenant-etcd-image',
+  'region-networks',
+  'tenant-endpoint-host',
+] as const;
 
 /**
  * Renders the bundle, deterministically (same input, same bytes). Pure when given `templates`;
@@ -55,15 +95,45 @@ export function renderOperatorBundle(
     image: input.image,
     apiHost: input.apiHost,
     apiPort: input.apiPort,
-    args: operatorArgs(input.values).map((a) => JSON.stringify(a)),
+    args: operatorArgs(input.values, tenantFlags(input)).map((a) => JSON.stringify(a)),
   };
   const engine = createEngine(templates);
   return BUNDLE.map((name) => ({ name, yaml: engine.template(`operator/${name}.hbs`)(context) }));
 }
 
-/** The operator's command line: the probe address, then one flag per value in key order. */
-export function operatorArgs(values: Readonly<Record<string, unknown>>): string[] {
-  const args = [PROBE_FLAG];
+/**
+ * The operator's TenantCluster flags: the versions and etcd image tenants may use, the region's
+ * networks (name=CIDR in name order), and the host clients reach tenant APIs at (the API VIP).
+ */
+export function tenantFlags(input: OperatorBundleInput): string[] {
+  const flags = [`--tenant-endpoint-host=${input.apiHost}`];
+  const t = input.tenants;
+  if (t === undefined) return flags;
+  for (const v of t.versions)
+    if (!VERSION.test(v)) throw new UserError(`the Kubernetes version "${v}" is not vMAJOR.MINOR.PATCH`);
+  if (!IMAGE_REF.test(t.etcdImage))
+    throw new UserError(`the etcd image "${t.etcdImage}" is not an image reference`);
+  const names = Object.keys(t.networks).sort();
+  for (const name of names)
+    if (!NETWORK_NAME.test(name) || !CIDR.test(t.networks[name]!))
+      throw new UserError(`the region network ${name}=${t.networks[name]} is not name=CIDR`);
+  return [
+    `--region-networks=${names.map((n) => `${n}=${t.networks[n]}`).join(',')}`,
+    `--tenant-etcd-image=${t.etcdImage}`,
+    ...flags,
+    `--tenant-versions=${[...t.versions].sort().join(',')}`,
+  ];
+}
+
+/**
+ * The operator's command line: the probe address, the flags the bundle sets (`fixed`), then one
+ * flag per value in key order.
+ */
+export function operatorArgs(
+  values: Readonly<Record<string, unknown>>,
+  fixed: readonly string[] = [],
+): string[] {
+  const args = [PROBE_FLAG, ...fixed];
   for (const key of Object.keys(values).sort()) {
     const value = values[key];
     if (!FLAG_NAME.test(key)) {
@@ -74,6 +144,11 @@ export function operatorArgs(values: Readonly<Record<string, unknown>>): string[
     }
     if (key === 'health-probe-bind-address') {
       throw new UserError(`operator.values.${key}: the Deployment's probes need this flag at :8081`);
+    }
+    if ((TENANT_FLAGS as readonly string[]).includes(key)) {
+      throw new UserError(
+        `operator.values.${key}: civostack sets this flag from the region's plan and Kubernetes artifacts`,
+      );
     }
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
       throw new UserError(`operator.values.${key} must be a string, a number or a boolean`);

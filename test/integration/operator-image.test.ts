@@ -45,6 +45,10 @@ describe('ensureOperatorImage', () => {
           'health-probe-bind-address',
           'leader-elect',
           'requeue-interval',
+          'tenant-versions',
+          'tenant-etcd-image',
+          'region-networks',
+          'tenant-endpoint-host',
         ])
           expect(help.all).toContain(`-${flag}`);
       } finally {

@@ -1,5 +1,6 @@
 // civostack-operator against a real kube-apiserver and etcd: `go test` in src/operator runs its
-// envtest suite (the reconciler in a manager, Node objects standing in for kubelets) with
+// envtest suites (the Region and TenantCluster reconcilers in managers, Node objects and posted
+// StatefulSet/Deployment status standing in for kubelets and controllers) with
 // KUBEBUILDER_ASSETS set to the control-plane binaries of civostack's Kubernetes artifacts.
 // The artifacts come from the cache `civostack kube artifacts` fills; without it this test builds
 // them first, which takes many minutes.
@@ -68,7 +69,7 @@ describe('civostack-operator against kube-apiserver and etcd', () => {
   });
 
   it(
-    'labels nodes, names missing, not-Ready and unexpected ones, and writes nothing once right',
+    'labels nodes; runs tenant control planes: owned objects, certificates, conditions, refusals, deletion, restart',
     async () => {
       const started = Date.now();
       const r = await execa('go', ['test', '-count=1', '-v', './...'], {
@@ -92,6 +93,20 @@ describe('civostack-operator against kube-apiserver and etcd', () => {
         'writes_nothing_when_reconciling_a_region_that_is_already_right',
       ]) {
         expect(r.all).toMatch(new RegExp(`--- PASS: TestRegionAgainstAPIServer/${sub}`));
+      }
+      expect(r.all).toMatch(/^--- PASS: TestTenantClusterAgainstAPIServer /m);
+      for (const sub of [
+        'makes_etcd,_the_control_plane_and_its_Service,_owned_by_the_TenantCluster',
+        "issues_certificates_for_every_name_of_its_API,_from_the_tenant's_own_CA",
+        'reports_conditions_from_the_StatefulSet_and_Deployment_status',
+        'gives_each_tenant_its_own_CA_and_etcd',
+        'refuses_at_the_API_what_the_schema_can_see_is_wrong',
+        'refuses_what_only_the_region_knows,_with_nothing_made',
+        'deleting_it_removes_everything_it_made',
+        'a_controller_stopped_mid-create_leaves_what_a_new_one_finishes',
+        'writes_nothing_when_reconciling_a_tenant_that_is_already_right',
+      ]) {
+        expect(r.all).toContain(`--- PASS: TestTenantClusterAgainstAPIServer/${sub}`);
       }
     },
     GO_TEST_TIMEOUT,

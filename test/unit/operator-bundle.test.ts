@@ -1,8 +1,13 @@
-// The operator bundle: the CRD, RBAC and Deployment civostack applies last, and the Region object.
+// The operator bundle: the CRDs, RBAC and Deployment civostack applies last, and the Region object.
 import yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
-import { operatorArgs, regionObject, renderOperatorBundle } from '../../src/kube/operator-bundle.js';
+import {
+  operatorArgs,
+  regionObject,
+  renderOperatorBundle,
+  tenantSettings,
+} from '../../src/kube/operator-bundle.js';
 import { loadTemplates } from '../../src/templates.js';
 
 const INPUT = {
@@ -15,7 +20,9 @@ const INPUT = {
 type Doc = Record<string, unknown> & { kind: string; metadata: { name: string; namespace?: string } };
 const docs = (text: string): Doc[] => yaml.loadAll(text) as Doc[];
 const all = () => renderOperatorBundle(INPUT).flatMap((f) => docs(f.yaml));
-const deployment = () => all().find((d) => d.kind === 'Deployment') as unknown as DeploymentDoc;
+const deploymentOf = (files: { yaml: string }[]) =>
+  files.flatMap((f) => docs(f.yaml)).find((d) => d.kind === 'Deployment') as unknown as DeploymentDoc;
+const deployment = () => deploymentOf(renderOperatorBundle(INPUT));
 
 interface Container {
   image: string;
@@ -49,12 +56,18 @@ describe('renderOperatorBundle', () => {
       values: Object.fromEntries(Object.entries(INPUT.values).reverse()),
     });
     expect(b).toEqual(a);
-    expect(a.map((f) => f.name)).toEqual(['crd.yaml', 'rbac.yaml', 'deployment.yaml']);
+    expect(a.map((f) => f.name)).toEqual([
+      'crd.yaml',
+      'tenantcluster-crd.yaml',
+      'rbac.yaml',
+      'deployment.yaml',
+    ]);
   });
 
-  it('parses as YAML: the CRD, then the RBAC, then the Deployment', () => {
+  it('parses as YAML: the CRDs, then the RBAC, then the Deployment', () => {
     expect(all().map((d) => `${d.kind}/${d.metadata.name}`)).toEqual([
       'CustomResourceDefinition/regions.civostack.io',
+      'CustomResourceDefinition/tenantclusters.civostack.io',
       'Namespace/civostack-system',
       'ServiceAccount/civostack-operator',
       'ClusterRole/civostack-operator',
@@ -99,6 +112,7 @@ describe('renderOperatorBundle', () => {
   it('passes values as flags in key order after the probe address', () => {
     expect(deployment().spec.template.spec.containers[0]!.args).toEqual([
       '--health-probe-bind-address=:8081',
+      '--tenant-endpoint-host=10.20.0.10',
       '--leader-elect=true',
       '--requeue-interval=10m',
       '--zap-log-level=debug',
@@ -107,7 +121,7 @@ describe('renderOperatorBundle', () => {
 
   it('keeps a value with YAML-special characters one string', () => {
     const out = renderOperatorBundle({ ...INPUT, values: { note: 'a: b # "c"' } });
-    const d = docs(out[2]!.yaml)[0] as unknown as DeploymentDoc;
+    const d = docs(out.find((f) => f.name === 'deployment.yaml')!.yaml)[0] as unknown as DeploymentDoc;
     expect(d.spec.template.spec.containers[0]!.args.at(-1)).toBe('--note=a: b # "c"');
   });
 
@@ -124,11 +138,51 @@ describe('renderOperatorBundle', () => {
   });
 });
 
+describe('tenant settings', () => {
+  const NETWORKS = {
+    oob: '10.10.0.0/24',
+    provisioning: '10.11.0.0/24',
+    node: '10.20.0.0/24',
+    loopback: '10.30.0.0/24',
+    p2p: '10.31.0.0/24',
+    public: ['203.0.113.0/26', '198.51.100.0/27'],
+    pods: '10.244.0.0/16',
+    services: '10.96.0.0/12',
+  };
+  const tenants = tenantSettings(NETWORKS, {
+    kubernetesVersion: 'v1.35.4',
+    etcdImage: 'registry.k8s.io/etcd:3.6.16-0',
+  });
+
+  it('gives the operator the built version, the etcd image and every network of the plan', () => {
+    const args = deploymentOf(renderOperatorBundle({ ...INPUT, tenants })).spec.template.spec.containers[0]!
+      .args;
+    expect(args.slice(0, 5)).toEqual([
+      '--health-probe-bind-address=:8081',
+      '--region-networks=loopback=10.30.0.0/24,node=10.20.0.0/24,oob=10.10.0.0/24,p2p=10.31.0.0/24,' +
+        'pods=10.244.0.0/16,provisioning=10.11.0.0/24,public-0=203.0.113.0/26,public-1=198.51.100.0/27,' +
+        'services=10.96.0.0/12',
+      '--tenant-etcd-image=registry.k8s.io/etcd:3.6.16-0',
+      '--tenant-endpoint-host=10.20.0.10',
+      '--tenant-versions=v1.35.4',
+    ]);
+  });
+
+  it.each([
+    [{ ...tenants, versions: ['1.35'] }, /not vMAJOR.MINOR.PATCH/],
+    [{ ...tenants, etcdImage: 'etcd latest' }, /not an image reference/],
+    [{ ...tenants, networks: { pods: '10.244.0.0/16,x=y' } }, /pods=10.244.0.0\/16,x=y is not name=CIDR/],
+  ])('refuses settings that would break the flags (%#)', (t, message) => {
+    expect(() => renderOperatorBundle({ ...INPUT, tenants: t })).toThrow(message);
+  });
+});
+
 describe('operatorArgs', () => {
   it.each([
     [{ Bad_Name: 'x' }, /not a flag name/],
     [{ 'health-probe-bind-address': ':9000' }, /probes need this flag/],
     [{ nested: { a: 1 } }, /must be a string, a number or a boolean/],
+    [{ 'tenant-versions': 'v1.0.0' }, /civostack sets this flag from the region's plan/],
   ])('refuses %j with a UserError', (values, message) => {
     expect(() => operatorArgs(values)).toThrow(UserError);
     expect(() => operatorArgs(values)).toThrow(message);

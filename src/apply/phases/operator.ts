@@ -7,7 +7,12 @@ import { join, resolve } from 'node:path';
 import jsYaml from 'js-yaml';
 import { UserError } from '../../errors.js';
 import { clusterError, conditionsOf, type Condition, type KubeObject } from '../../kube/api.js';
-import { regionObject, renderOperatorBundle } from '../../kube/operator-bundle.js';
+import {
+  regionObject,
+  renderOperatorBundle,
+  tenantSettings,
+  type TenantSettings,
+} from '../../kube/operator-bundle.js';
 import { API_PORT } from '../../kube/kubeadm-render.js';
 import { hasKubeconfig, kubeLog } from '../kubernetes.js';
 import type { RegionContext } from '../context.js';
@@ -29,7 +34,7 @@ const describe = (o: KubeObject): string =>
   `${o.kind}/${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name ?? '?'}`;
 
 /** The bundle's objects, CRDs first (a kind must exist before anything of it is applied). */
-export function bundleObjects(ctx: RegionContext): KubeObject[] {
+export function bundleObjects(ctx: RegionContext, tenants?: TenantSettings): KubeObject[] {
   const prepared = ctx.prepared();
   const op = prepared.region.manifest.operator;
   if (!op) return [];
@@ -47,6 +52,7 @@ export function bundleObjects(ctx: RegionContext): KubeObject[] {
       apiHost: plan.kubernetes.apiVip,
       apiPort: API_PORT,
       values: op.values,
+      ...(tenants ? { tenants } : {}),
     }))
       docs.push(f.yaml);
   }
@@ -60,6 +66,18 @@ export function bundleObjects(ctx: RegionContext): KubeObject[] {
   const rank = (o: KubeObject) =>
     o.kind === 'CustomResourceDefinition' ? 0 : o.kind === 'Namespace' ? 1 : 2;
   return [...objects.sort((a, b) => rank(a) - rank(b)), region];
+}
+
+/**
+ * What the operator needs to run TenantClusters: the region's networks, and the version and etcd
+ * image of the kubeadm artifacts, whose control-plane images the tenants' pods run. A K3s region
+ * has no such images; its operator refuses TenantClusters and says why.
+ */
+async function tenantsOf(ctx: RegionContext): Promise<TenantSettings | undefined> {
+  const { plan, region } = ctx.prepared();
+  const op = region.manifest.operator;
+  if (!op || op.bundle || plan.kubernetes.distribution === 'k3s') return undefined;
+  return tenantSettings(plan.networks, await ctx.artifacts());
 }
 
 /** Whether every field we apply has the value we apply (what server-side apply would leave unchanged). */
@@ -80,10 +98,16 @@ export const operatorPhase: Phase<RegionContext, Facts> = {
   id: ID,
   title: 'The CivoStack operator, and the Region it reports Ready',
   async observe(ctx) {
-    const objects = bundleObjects(ctx);
+    // Before the cluster exists every object is to be applied, and the tenant settings (which need
+    // the artifacts, built or loaded by the Kubernetes phases) change no object's name.
+    if (!hasKubeconfig(ctx)) {
+      const objects = bundleObjects(ctx);
+      return objects.length === 0
+        ? { configured: false, objects, stale: [], ready: false, conditions: [] }
+        : { configured: true, objects, stale: objects.map(describe), ready: false, conditions: [] };
+    }
+    const objects = bundleObjects(ctx, await tenantsOf(ctx));
     if (objects.length === 0) return { configured: false, objects, stale: [], ready: false, conditions: [] };
-    if (!hasKubeconfig(ctx))
-      return { configured: true, objects, stale: objects.map(describe), ready: false, conditions: [] };
     const api = ctx.cluster();
     const stale: string[] = [];
     let conditions: Condition[] = [];

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -31,33 +32,16 @@ import (
 	"civostack.io/operator/api/v1alpha1"
 )
 
-// The CRD civostack applies, read from the bundle's template (it has no template variables).
-const crdTemplate = "../../../templates/operator/crd.yaml.hbs"
+// The CRDs civostack applies, read from the bundle's templates (they have no template variables).
+const (
+	crdTemplate       = "../../../templates/operator/crd.yaml.hbs"
+	tenantCRDTemplate = "../../../templates/operator/tenantcluster-crd.yaml.hbs"
+)
 
 func TestRegionAgainstAPIServer(t *testing.T) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Skip("KUBEBUILDER_ASSETS is not set: it names a folder with kube-apiserver and etcd")
-	}
-	var logs lockedBuffer
-	ctrl.SetLogger(zap.New(zap.WriteTo(&logs)))
-	defer func() {
-		if t.Failed() {
-			t.Logf("operator log:\n%s", logs.String())
-		}
-	}()
+	cfg := startAPIServer(t, crdTemplate)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-
-	env := &envtest.Environment{CRDs: []*apiextensionsv1.CustomResourceDefinition{readCRD(t)}}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("starting kube-apiserver and etcd: %v", err)
-	}
-	defer func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stopping kube-apiserver and etcd: %v", err)
-		}
-	}()
 
 	scheme := runtime.NewScheme()
 	must(t, corev1.AddToScheme(scheme))
@@ -207,8 +191,33 @@ func TestRegionAgainstAPIServer(t *testing.T) {
 	})
 }
 
-func readCRD(t *testing.T) *apiextensionsv1.CustomResourceDefinition {
-	data, err := os.ReadFile(filepath.FromSlash(crdTemplate))
+// startAPIServer runs kube-apiserver and etcd with the CRD of template until the test ends, and
+// the operator's log into the test's output if it fails; it skips without KUBEBUILDER_ASSETS.
+func startAPIServer(t *testing.T, template string) *rest.Config {
+	t.Helper()
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Skip("KUBEBUILDER_ASSETS is not set: it names a folder with kube-apiserver and etcd")
+	}
+	var logs lockedBuffer
+	ctrl.SetLogger(zap.New(zap.WriteTo(&logs)))
+	env := &envtest.Environment{CRDs: []*apiextensionsv1.CustomResourceDefinition{readCRD(t, template)}}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("starting kube-apiserver and etcd: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Errorf("stopping kube-apiserver and etcd: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("operator log:\n%s", logs.String())
+		}
+	})
+	return cfg
+}
+
+func readCRD(t *testing.T, template string) *apiextensionsv1.CustomResourceDefinition {
+	data, err := os.ReadFile(filepath.FromSlash(template))
 	must(t, err)
 	var crd apiextensionsv1.CustomResourceDefinition
 	must(t, yaml.UnmarshalStrict(data, &crd))
@@ -290,9 +299,14 @@ func waitCondition(t *testing.T, ctx context.Context, c client.Client, kind stri
 
 func expectCondition(t *testing.T, region v1alpha1.Region, kind string, status metav1.ConditionStatus, reason, message string) {
 	t.Helper()
-	cond := meta.FindStatusCondition(region.Status.Conditions, kind)
+	expectConditionIn(t, region.Status.Conditions, kind, status, reason, message)
+}
+
+func expectConditionIn(t *testing.T, conditions []metav1.Condition, kind string, status metav1.ConditionStatus, reason, message string) {
+	t.Helper()
+	cond := meta.FindStatusCondition(conditions, kind)
 	if cond == nil {
-		t.Errorf("no %s condition in %+v", kind, region.Status.Conditions)
+		t.Errorf("no %s condition in %+v", kind, conditions)
 		return
 	}
 	if cond.Status != status || cond.Reason != reason || cond.Message != message {

@@ -89,3 +89,55 @@ func (in *NodesStatus) DeepCopyInto(out *NodesStatus) {
 	out.Unexpected = append([]string(nil), in.Unexpected...)
 	out.NotReady = append([]string(nil), in.NotReady...)
 }
+
+func (in *TenantCluster) DeepCopyInto(out *TenantCluster) {
+	*out = *in
+	out.TypeMeta = in.TypeMeta
+	in.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
+	out.Spec = in.Spec // only values
+	in.Status.DeepCopyInto(&out.Status)
+}
+
+func (in *TenantCluster) DeepCopy() *TenantCluster {
+	if in == nil {
+		return nil
+	}
+	out := new(TenantCluster)
+	in.DeepCopyInto(out)
+	return out
+}
+
+func (in *TenantCluster) DeepCopyObject() runtime.Object { return in.DeepCopy() }
+
+func (in *TenantClusterList) DeepCopyInto(out *TenantClusterList) {
+	*out = *in
+	out.TypeMeta = in.TypeMeta
+	in.ListMeta.DeepCopyInto(&out.ListMeta)
+	if in.Items != nil {
+		out.Items = make([]TenantCluster, len(in.Items))
+		for i := range in.Items {
+			in.Items[i].DeepCopyInto(&out.Items[i])
+		}
+	}
+}
+
+func (in *TenantClusterList) DeepCopy() *TenantClusterList {
+	if in == nil {
+		return nil
+	}
+	out := new(TenantClusterList)
+	in.DeepCopyInto(out)
+	return out
+}
+
+func (in *TenantClusterList) DeepCopyObject() runtime.Object { return in.DeepCopy() }
+
+func (in *TenantClusterStatus) DeepCopyInto(out *TenantClusterStatus) {
+	*out = *in
+	if in.Conditions != nil {
+		out.Conditions = make([]metav1.Condition, len(in.Conditions))
+		for i := range in.Conditions {
+			in.Conditions[i].DeepCopyInto(&out.Conditions[i])
+		}
+	}
+}

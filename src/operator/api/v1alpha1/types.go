@@ -1,5 +1,6 @@
-// Package v1alpha1 holds the Region resource: the racks and nodes civostack planned for a region,
-// and what the operator found in the cluster.
+// Package v1alpha1 holds the Region resource (the racks and nodes civostack planned for a region,
+// and what the operator found in the cluster) and the TenantCluster resource (a customer's cluster
+// whose control plane the operator runs on the region's).
 package v1alpha1
 
 import (
@@ -12,9 +13,9 @@ import (
 // GroupVersion is the API group and version of Region.
 var GroupVersion = schema.GroupVersion{Group: "civostack.io", Version: "v1alpha1"}
 
-// AddToScheme registers Region and RegionList.
+// AddToScheme registers Region, TenantCluster and their lists.
 func AddToScheme(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &Region{}, &RegionList{})
+	s.AddKnownTypes(GroupVersion, &Region{}, &RegionList{}, &TenantCluster{}, &TenantClusterList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }
