@@ -80,12 +80,13 @@ export function planRegion(region: Region, prior: AllocationTable, options: Plan
         ? [
             { name: 'kubeadm/token', source: 'generated' as const, format: 'kubeadm-token' as const },
             { name: 'kubeadm/certificate-key', source: 'generated' as const, format: 'hex32' as const },
-            { name: 'keepalived/password', source: 'generated' as const, format: 'vrrp' as const },
           ]
         : [
             { name: 'k3s/token', source: 'generated' as const },
             { name: 'k3s/agent-token', source: 'generated' as const },
           ]),
+      // Both distributions hold the API VIP with keepalived on the control planes.
+      { name: 'keepalived/password', source: 'generated' as const, format: 'vrrp' as const },
       { name: 'ssh/civostack_ed25519', source: 'generated' },
       ...region.switches.flatMap((sw) =>
         sw.upstreams.map((u) =>

@@ -290,9 +290,10 @@ describe('kubernetes-stage: what a changed file restarts', () => {
   });
 
   // K3s runs its own containerd and kubelet: a changed config is K3s' to pick up, nothing is
-  // restarted. (A K3s server's keepalived.conf cannot be rendered today: the plan generates no
-  // keepalived/password for K3s regions, so that row waits for the plan to.)
+  // restarted, except keepalived, which holds the API VIP on K3s servers as on kubeadm's.
   const K3S: readonly [node: string, path: string, restarts: readonly string[]][] = [
+    ['r01-n01', '/etc/keepalived/keepalived.conf', ['keepalived']],
+    ['r01-n01', '/etc/rancher/k3s/config.yaml', []],
     ['r01-n02', '/etc/rancher/k3s/config.yaml', []],
     ['r01-n02', '/etc/rancher/k3s/agent-token', []],
   ];
