@@ -24,6 +24,8 @@ import {
   type StateDir,
 } from './state/index.js';
 import { loadTemplates } from './templates.js';
+import { artifactImages } from './kube/artifacts.js';
+import type { KubeadmImages } from './kube/kubeadm-render.js';
 
 export interface PrepareInput {
   readonly region: Region;
@@ -84,6 +86,7 @@ export function prepare(input: PrepareInput): Prepared {
       secrets: secretValues(secrets.values),
       authorizedKeys,
       boot: input.boot ?? DEFAULT_BOOT_OPTIONS,
+      ...renderImages(input.region, input.manifestDir),
     });
   } catch (err) {
     if (err instanceof RenderError)
@@ -109,6 +112,16 @@ export function prepare(input: PrepareInput): Prepared {
     },
     looseFiles: secrets.looseFiles,
   };
+}
+
+/**
+ * The images a kubeadm region's nodes get, from its airgap folder's artifacts.json; without one,
+ * the artifacts civostack builds (DEFAULT_IMAGES), which the lab and `kube artifacts` make.
+ */
+function renderImages(region: Region, manifestDir: string): { images?: KubeadmImages } {
+  const k = region.manifest.kubernetes;
+  if (k.distribution !== 'kubeadm' || k.airgap === undefined) return {};
+  return { images: artifactImages(resolve(manifestDir, k.airgap)) };
 }
 
 /**

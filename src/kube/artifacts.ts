@@ -242,6 +242,15 @@ function problems(a: KubeArtifacts, hash: boolean): string[] {
  * An airgap folder made by `civostack kube artifacts` elsewhere: every file's size and sha256
  * checked; one error names every missing or mismatched file.
  */
+/**
+ * The images an artifacts folder's artifacts.json names, as kubeadm's files need them, without
+ * reading its files (the render and diff need only these; the stage phase checks every file).
+ */
+export function artifactImages(dir: string): { etcdImageTag: string; pauseImage: string } {
+  const m = readManifest(resolve(dir));
+  return { etcdImageTag: m.etcdImage.split(':').at(-1)!, pauseImage: m.pauseImage };
+}
+
 export function loadKubeArtifacts(dir: string): KubeArtifacts {
   const abs = resolve(dir);
   const artifacts = toArtifacts(abs, readManifest(abs));

@@ -23,18 +23,26 @@ export function probePatches(): { path: string; content: string }[] {
 export const CRI_SOCKET = 'unix:///run/containerd/containerd.sock';
 export const API_PORT = 6443;
 
-/** The values kubeadm's files need beyond the Plan: the artifacts' images and the secrets. */
-export interface KubeadmInputs {
+/** The images of the Kubernetes artifacts that kubeadm's files name. */
+export interface KubeadmImages {
   readonly etcdImageTag: string;
   readonly pauseImage: string;
+}
+
+/** The values kubeadm's files need beyond the Plan: the artifacts' images and the secrets. */
+export interface KubeadmInputs extends KubeadmImages {
   readonly secrets: SecretValues;
 }
 
-/** What the artifacts `civostack kube artifacts` builds carry; the render (and so the diff) assumes them. */
-export const DEFAULT_IMAGES = {
+/**
+ * What the artifacts `civostack kube artifacts` builds carry (its recipe names the same; a unit test
+ * holds them together): the render's images when the manifest names no airgap folder, whose own
+ * artifacts.json says otherwise.
+ */
+export const DEFAULT_IMAGES: KubeadmImages = {
   etcdImageTag: '3.6.16-0',
   pauseImage: 'registry.k8s.io/pause:3.10.1',
-} as const;
+};
 
 export interface NodeFile {
   readonly path: string;

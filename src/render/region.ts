@@ -8,7 +8,7 @@ import { createEngine, type Templates } from './engine.js';
 import { renderFrr } from './frr.js';
 import { stableJson } from './json.js';
 import { k3sConfig } from './k3s.js';
-import { DEFAULT_IMAGES, kubeadmNodeFiles } from '../kube/kubeadm-render.js';
+import { DEFAULT_IMAGES, kubeadmNodeFiles, type KubeadmImages } from '../kube/kubeadm-render.js';
 import type { SecretValues } from './secrets.js';
 import { checkConfigDb, configDb } from './sonic.js';
 import { TreeBuilder, type FileTree } from './tree.js';
@@ -20,6 +20,11 @@ export interface RenderInputs {
   /** Keys authorised on every node: the manifest's and civostack's own. */
   readonly authorizedKeys: readonly string[];
   readonly boot: BootOptions;
+  /**
+   * The images of the Kubernetes artifacts the nodes get (their artifacts.json), so the render of a
+   * node's files is what the stage phase puts there; DEFAULT_IMAGES when none are named.
+   */
+  readonly images?: KubeadmImages;
 }
 
 export { RenderError };
@@ -43,7 +48,7 @@ export function renderRegion(inputs: RenderInputs): FileTree {
     if (plan.kubernetes.distribution === 'kubeadm') {
       // What civostack writes on the node, at the node's own paths (join files before the CA exists
       // show a placeholder for its hash).
-      for (const f of kubeadmNodeFiles(plan, node, { ...DEFAULT_IMAGES, secrets }))
+      for (const f of kubeadmNodeFiles(plan, node, { ...(inputs.images ?? DEFAULT_IMAGES), secrets }))
         tree.add(`${dir}/kubeadm${f.path}`, node.name, f.content, f.secrets);
     } else {
       tree.add(`${dir}/k3s/config.yaml`, node.name, k3sConfig(plan, node));

@@ -11,7 +11,7 @@ import type { Cluster } from '../../src/apply/context.js';
 import { rackPhases, regionUp } from '../../src/apply/region-up.js';
 import { NodeStore } from '../../src/boot/index.js';
 import { recorder } from '../../src/events.js';
-import type { KubeArtifacts } from '../../src/kube/artifacts.js';
+import { kubeRecipe, type KubeArtifacts } from '../../src/kube/artifacts.js';
 import type { NodeHosts } from '../../src/kube/hosts.js';
 import { kubeconfigPath } from '../../src/kube/kubeconfig.js';
 import { k3sStageList } from '../../src/kube/k3s.js';
@@ -311,5 +311,66 @@ describe('kubernetes-stage: what a changed file restarts', () => {
     expect(host.restarted()).toEqual(restarts);
     // Nor is anything of kubeadm's containerd or kubelet started.
     expect(host.scripts.filter((x) => /containerd|kubelet/.test(x))).toEqual([]);
+  });
+});
+
+describe('one render of a node’s Kubernetes files', () => {
+  const airgapped = (images: { etcdImage: string; pauseImage: string }) => {
+    const airgap = tempDir('civostack-airgap-');
+    writeFileSync(
+      join(airgap, 'artifacts.json'),
+      JSON.stringify({
+        recipe: 'r',
+        kubernetesVersion: 'v1.35.4',
+        etcdVersion: '9.9.9',
+        ...images,
+        kubeProxyImage: 'registry.k8s.io/kube-proxy:v1.35.4',
+        corednsImage: 'registry.k8s.io/coredns/coredns:v1.13.1',
+        agnhostImage: 'registry.k8s.io/e2e-test-images/agnhost:2.59',
+        go: 'go1.26',
+        files: [],
+      }),
+    );
+    const file = labWith((m: LabManifest) => {
+      m.kubernetes.airgap = airgap;
+    });
+    const loaded = loadRegion(file);
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded));
+    return prepare({
+      region: loaded.region,
+      manifestDir: join(file, '..'),
+      state: { path: join(tempDir(), 'state') },
+    });
+  };
+
+  it('renders what the stage phase puts on each node, with the airgap folder’s images', () => {
+    const images = { etcdImage: 'registry.k8s.io/etcd:9.9.9-0', pauseImage: 'registry.example/pause:7.7' };
+    const p = airgapped(images);
+    const artifacts: KubeArtifacts = { ...ARTIFACTS, ...images };
+    const inputs = {
+      etcdImageTag: '9.9.9-0',
+      pauseImage: images.pauseImage,
+      secrets: secretValues(p.secrets),
+    };
+    let compared = 0;
+    for (const node of p.plan.nodes) {
+      for (const f of stageList(p.plan, node, artifacts, inputs).files) {
+        if (typeof f.source !== 'string') continue;
+        const rendered = p.tree.get(`nodes/${node.name}/kubeadm${f.path}`);
+        expect(rendered?.content, `${node.name}: ${f.path}`).toBe(f.source);
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(p.plan.nodes.length * 5);
+    const containerd = p.tree.get('nodes/r01-n02/kubeadm/etc/containerd/config.toml')?.content;
+    expect(containerd).toContain(images.pauseImage);
+  });
+
+  it('names, without an airgap folder, the images the Kubernetes recipe builds', () => {
+    const recipe = kubeRecipe();
+    expect(DEFAULT_IMAGES).toEqual({
+      etcdImageTag: recipe.etcdImage.split(':').at(-1),
+      pauseImage: recipe.pauseImage,
+    });
   });
 });
