@@ -2,6 +2,7 @@
 // RBAC, the operator's Deployment, rendered from templates/operator/) and the Region object it
 // then applies.
 import { UserError } from '../errors.js';
+import { IMAGE_REF, operatorFlag, PROBE_FLAG_NAME } from '../manifest/index.js';
 import { createEngine, type Templates } from '../render/engine.js';
 import type { Plan } from '../plan/index.js';
 import { loadTemplates } from '../templates.js';
@@ -54,22 +55,12 @@ export interface BundleFile {
 const BUNDLE = ['crd.yaml', 'tenantcluster-crd.yaml', 'rbac.yaml', 'deployment.yaml'] as const;
 
 /** The probes of the Deployment point at this address, so values may not move it. */
-const PROBE_FLAG = '--health-probe-bind-address=:8081';
+const PROBE_FLAG = `--${PROBE_FLAG_NAME}=:8081`;
 
-const IMAGE_REF =
-  /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$/;
 const HOST = /^(\d{1,3}(\.\d{1,3}){3}|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$/;
-const FLAG_NAME = /^[a-z][a-z0-9-]*$/;
 const VERSION = /^v\d+\.\d+\.\d+$/;
 const CIDR = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
 const NETWORK_NAME = /^[a-z][a-z0-9-]*$/;
-/** Flags the bundle sets from the region (tenantFlags); values may not set them again. */
-const TENANT_FLAGS = [
-  'tenant-versions',
-  'tenant-etcd-image',
-  'region-networks',
-  'tenant-endpoint-host',
-] as const;
 
 /**
  * Renders the bundle, deterministically (same input, same bytes). Pure when given `templates`;
@@ -135,25 +126,9 @@ export function operatorArgs(
 ): string[] {
   const args = [PROBE_FLAG, ...fixed];
   for (const key of Object.keys(values).sort()) {
-    const value = values[key];
-    if (!FLAG_NAME.test(key)) {
-      throw new UserError(
-        `operator.values.${key}: not a flag name`,
-        'Each value becomes a flag of the operator: use its name in lower case with dashes, such as requeue-interval.',
-      );
-    }
-    if (key === 'health-probe-bind-address') {
-      throw new UserError(`operator.values.${key}: the Deployment's probes need this flag at :8081`);
-    }
-    if ((TENANT_FLAGS as readonly string[]).includes(key)) {
-      throw new UserError(
-        `operator.values.${key}: civostack sets this flag from the region's plan and Kubernetes artifacts`,
-      );
-    }
-    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-      throw new UserError(`operator.values.${key} must be a string, a number or a boolean`);
-    }
-    args.push(`--${key}=${String(value)}`);
+    const flag = operatorFlag(key, values[key]);
+    if (!flag.ok) throw new UserError(`operator.values.${key}: ${flag.reason}`, flag.hint);
+    args.push(flag.flag);
   }
   return args;
 }

@@ -24,7 +24,13 @@ export const switchModelSchema = z.strictObject({
 
 export const nodeSkuSchema = z.strictObject({
   kind: z.literal('NodeSku'),
-  name: z.string(),
+  // Every node of the SKU carries it as the label civostack.io/sku: a Kubernetes label value.
+  name: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+      'must be a Kubernetes label value (nodes carry it as civostack.io/sku): at most 63 letters, digits, "-", "_" and ".", with a letter or digit at each end',
+    ),
   vendor: z.string(),
   firmware: z.enum(['uefi', 'bios']),
   // It reaches the installer's kernel command line (civostack.disk=…): one word, a device path.
@@ -35,7 +41,20 @@ export const nodeSkuSchema = z.strictObject({
       'must be a device path such as /dev/sda or /dev/disk/by-id/nvme-…: letters, digits and . _ : / + = @ , - only',
     )
     .describe('Install target, e.g. /dev/sda or /dev/nvme0n1.'),
-  nics: z.array(z.strictObject({ name: z.string(), speed: z.number().int().positive() })).min(1),
+  // netplan renames each NIC to it (set-name): a Linux interface name, 15 characters at most.
+  nics: z
+    .array(
+      z.strictObject({
+        name: z
+          .string()
+          .regex(
+            /^[A-Za-z0-9][A-Za-z0-9_-]{0,14}$/,
+            'must be a Linux interface name: at most 15 letters, digits, "_" and "-", starting with a letter or digit',
+          ),
+        speed: z.number().int().positive(),
+      }),
+    )
+    .min(1),
 });
 
 export const catalogEntrySchema = z.discriminatedUnion('kind', [switchModelSchema, nodeSkuSchema]);

@@ -17,11 +17,12 @@ export interface Diagnostic {
   readonly hint?: string;
 }
 
-/** "racks[0].nodes[2].nics[0].mac" */
+/** "racks[0].nodes[2].nics[0].mac"; a key that is no identifier is quoted: labels["example.com/pool"]. */
 export function formatPath(path: Path): string {
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
+    else if (!/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(part)) out += `[${JSON.stringify(part)}]`;
     else out += out === '' ? part : `.${part}`;
   }
   return out || '(root)';

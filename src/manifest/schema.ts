@@ -1,6 +1,8 @@
 // The rack manifest's shape, as a zod schema: the single source of the Region types and the JSON Schema.
-// Formats that deserve a precise hint (MACs, CIDRs, ASNs, addresses) are checked by the rules, not here.
+// Formats that deserve a precise hint (MACs, CIDRs, ASNs, addresses, DNS names, labels, taints) are
+// checked by the rules, not here.
 import { z } from 'zod';
+import { DNS_NAME_PATTERN } from './dns-name.js';
 
 const name = z
   .string()
@@ -12,6 +14,9 @@ const ipv4 = z.string().describe('An IPv4 address, e.g. 10.10.0.2.');
 const asn = z.union([z.number().int(), z.string()]).describe('An ASN, asplain (65001) or asdot (1.10).');
 const fileRef = z.string().min(1).describe('A path relative to the manifest file.');
 const vlanId = z.number().int().min(1).max(4094);
+// The pattern is for editors; the rules check DNS names and say what is wrong.
+const dnsName = (description: string) =>
+  z.string().meta({ pattern: DNS_NAME_PATTERN, maxLength: 253, description });
 
 const rackNetwork = z.strictObject({
   cidr,
@@ -98,8 +103,16 @@ export const nodeSchema = z.strictObject({
       "The node's previous name: its recorded addresses, PortChannel and BMC address move to the new name instead of being allocated afresh.",
     ),
   nics: z.array(nicSchema).min(1),
-  labels: z.record(z.string(), z.string()).optional(),
-  taints: z.array(z.string()).optional(),
+  labels: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe(
+      'Kubernetes labels, e.g. example.com/pool: fast; not in the kubernetes.io or k8s.io namespaces kubelet may not set.',
+    ),
+  taints: z
+    .array(z.string())
+    .optional()
+    .describe('Kubernetes taints as key[=value]:Effect, e.g. example.com/dedicated=storage:NoSchedule.'),
 });
 
 const upstreamSchema = z.strictObject({
@@ -202,7 +215,7 @@ const kubernetesSchema = z.strictObject({
     .describe(
       'Artifact folder: the K3s binary, images tarball and install script (k3s), or the folder `civostack kube artifacts` builds (kubeadm).',
     ),
-  clusterDomain: z.string().default('cluster.local'),
+  clusterDomain: dnsName("The cluster's DNS domain (kubelet, CoreDNS).").default('cluster.local'),
 });
 
 const operatorSchema = z.strictObject({
@@ -214,7 +227,10 @@ const operatorSchema = z.strictObject({
 export const manifestSchema = z.strictObject({
   apiVersion: z.literal('civostack.io/v1alpha1'),
   kind: z.literal('Region'),
-  region: z.strictObject({ name, domain: z.string().regex(/^[a-z0-9.-]+$/, 'must be a DNS domain') }),
+  region: z.strictObject({
+    name,
+    domain: dnsName("The region's DNS domain: node FQDNs are <node>.<domain>, the API's is api.<domain>."),
+  }),
   bootstrap: z.strictObject({
     rack: name.describe('Rack whose provisioning subnet holds the bootstrap host.'),
     address: ipv4,

@@ -1375,6 +1375,31 @@ describe('hardware catalog', () => {
     ).toBe(true);
   });
 
+  it('reports a SKU name that cannot be the label civostack.io/sku, and a NIC name Linux would refuse', () => {
+    const sku = [
+      'kind: NodeSku',
+      'name: Dell R650 (2x25G)',
+      'vendor: Example',
+      'firmware: uefi',
+      'disk: /dev/sda',
+      'nics:',
+      '  - { name: ens1f0-uplink-left, speed: 25000 }',
+      '',
+    ].join('\n');
+    const { result } = withCatalog({ 'r650.yaml': sku });
+    expect(result.ok).toBe(false);
+    const errors = result.diagnostics.filter((d) => d.code === 'catalog-schema');
+    expect(errors.map((d) => [formatPath(d.path), d.position.line])).toEqual([
+      ['name', lineOf(sku, 'name: Dell')],
+      ['nics[0].name', lineOf(sku, 'ens1f0-uplink-left')],
+    ]);
+    expect(errors[0]!.message).toContain(
+      'must be a Kubernetes label value (nodes carry it as civostack.io/sku)',
+    );
+    expect(errors[1]!.message).toContain('must be a Linux interface name: at most 15 letters');
+    expect(errors.every((d) => /hw\/r650\.yaml$/.test(d.position.file))).toBe(true);
+  });
+
   it('reports a ToR whose model names no MCLAG peer-link ports, at its model', () => {
     const model = dropLines(
       edit(labModel(), 'name: edgecore-as7326-56x', 'name: tor-without-peer-link'),
@@ -1394,6 +1419,284 @@ describe('hardware catalog', () => {
     expect(d.message).toBe('tor-without-peer-link names no MCLAG peer-link ports');
     expect(d.hint).toBe('set peerLinkPorts in the hardware catalog');
     expect(codes(result.diagnostics)).toEqual(['no-peer-link']);
+  });
+});
+
+describe('DNS names', () => {
+  /** The lab with a cluster domain of its own, on the line after the API VIP. */
+  const withClusterDomain = (domain: string, text = lab) =>
+    edit(text, 'apiVip: 10.101.0.5\n', `apiVip: 10.101.0.5\n  clusterDomain: ${JSON.stringify(domain)}\n`);
+
+  it('accepts a region domain and a cluster domain that are DNS names (the baseline)', () => {
+    const text = withClusterDomain(
+      'k8s.lab1-internal',
+      edit(lab, 'domain: lab1.civostack.internal', 'domain: a1.b-2.c'),
+    );
+    expect(loadText(text, FILE).diagnostics).toEqual([]);
+  });
+
+  it('reports a region domain with capitals and a trailing dot at its line, suggesting the name meant', () => {
+    const text = edit(lab, 'domain: lab1.civostack.internal', 'domain: Lab1.Civostack.Internal.');
+    expectOnlyError(text, {
+      code: 'invalid-dns-name',
+      line: lineOf(text, 'domain: Lab1'),
+      column: colOf(text, 'Lab1'),
+      path: 'region.domain',
+      message:
+        '"Lab1.Civostack.Internal." is not a DNS name: it ends with a dot; write the name without the root dot',
+      hint: 'did you mean "lab1.civostack.internal"?',
+    });
+  });
+
+  it('reports a cluster domain with an underscore at its line, saying what a DNS name is', () => {
+    const text = withClusterDomain('cluster_local');
+    expectOnlyError(text, {
+      code: 'invalid-dns-name',
+      line: lineOf(text, 'clusterDomain:'),
+      path: 'kubernetes.clusterDomain',
+      message: '"cluster_local" is not a DNS name: it holds "_" in "cluster_local"',
+      hint: 'a DNS name is lower-case labels of letters, digits and "-" (1 to 63 characters, no "-" at either end) joined by dots, 253 characters at most, e.g. cluster.local (the default)',
+    });
+  });
+
+  it('reports empty labels, labels too long and labels with "-" at an end', () => {
+    const reasons = ['lab1..internal', `${'a'.repeat(64)}.internal`, '-lab1.internal', ''].map(
+      (d) =>
+        one(errorsOf(edit(lab, 'domain: lab1.civostack.internal', `domain: '${d}'`)), 'invalid-dns-name')
+          .message,
+    );
+    expect(reasons).toEqual([
+      '"lab1..internal" is not a DNS name: it has an empty label (a leading dot or two dots in a row)',
+      `"${'a'.repeat(64)}.internal" is not a DNS name: it has a label of 64 characters ("aaaaaaaaaaaa…"); a label has at most 63`,
+      '"-lab1.internal" is not a DNS name: it has a label that starts or ends with "-" ("-lab1")',
+      '"" is not a DNS name: it is empty',
+    ]);
+  });
+
+  it("reports a region domain that makes a node's FQDN longer than a DNS name may be", () => {
+    const long = Array.from({ length: 5 }, () => 'd'.repeat(49)).join('.'); // 249 characters
+    const text = edit(lab, 'domain: lab1.civostack.internal', `domain: ${long}`);
+    expectOnlyError(text, {
+      code: 'fqdn-too-long',
+      line: lineOf(text, 'domain: ddd'),
+      path: 'region.domain',
+      message: 'node FQDN r01-n01.… would be 257 characters long; a DNS name has at most 253',
+      hint: "shorten the domain to at most 245 characters, or the node's name",
+    });
+  });
+
+  it('reports both domains together with the errors of other rules', () => {
+    const text = withClusterDomain(
+      'Cluster.Local',
+      edits(
+        lab,
+        ['domain: lab1.civostack.internal', 'domain: lab1 internal'],
+        ['torBase: 65100', 'torBase: 3356'],
+      ),
+    );
+    const errors = errorsOf(text);
+    expect(errors.map((d) => [formatPath(d.path), d.code, d.position.line])).toEqual([
+      ['region.domain', 'invalid-dns-name', lineOf(text, 'domain: lab1 internal')],
+      ['asn.torBase', 'public-fabric-asn', lineOf(text, 'torBase: 3356')],
+      ['kubernetes.clusterDomain', 'invalid-dns-name', lineOf(text, 'clusterDomain:')],
+    ]);
+    expect(errors[0]!.message).toBe('"lab1 internal" is not a DNS name: it holds a space in "lab1 internal"');
+    expect(errors[2]!.hint).toBe('did you mean "cluster.local"?');
+  });
+});
+
+describe('node labels and taints', () => {
+  /** The lab with r01-n02 given labels and taints, as YAML flow text, on the lines after its name. */
+  const tagged = (labels: string, taints = '[]') =>
+    edit(lab, '- name: r01-n02\n', `- name: r01-n02\n        labels: ${labels}\n        taints: ${taints}\n`);
+  const NODE = 'racks[0].nodes[1]';
+
+  it('accepts labels and taints in the syntax kubelet takes (the baseline)', () => {
+    const text = tagged(
+      "{ example.com/pool: fast, tier: '', node.kubernetes.io/pool: a_b.c-d, kubernetes.io/arch: amd64 }",
+      "['example.com/dedicated=storage:NoSchedule', 'gpu:NoExecute', 'gpu:PreferNoSchedule', 'spot=:NoSchedule']",
+    );
+    expect(loadText(text, FILE).diagnostics).toEqual([]);
+  });
+
+  it('reports a label key that is not a Kubernetes label key, at its line, naming the key', () => {
+    const text = tagged("{ 'Example.com/pool': fast }");
+    expectOnlyError(text, {
+      code: 'invalid-label-key',
+      line: lineOf(text, 'labels:'),
+      path: `${NODE}.labels["Example.com/pool"]`,
+      message:
+        'label key "Example.com/pool" has a prefix "Example.com" that is not a DNS name: it has upper-case letters in "Example"',
+      hint: 'a label key is an optional DNS-name prefix and "/", then a name of at most 63 letters, digits, "-", "_" and ".", with a letter or digit at each end, e.g. example.com/storage-pool',
+    });
+    const messages = ['a/b/c', 'example.com/', `${'n'.repeat(64)}`, 'pool.'].map(
+      (key) => one(errorsOf(tagged(`{ '${key}': x }`)), 'invalid-label-key').message,
+    );
+    expect(messages).toEqual([
+      'label key "a/b/c" has more than one "/"',
+      'label key "example.com/" has an empty name',
+      `label key "${'n'.repeat(64)}" has a name that is 64 characters long; at most 63 are allowed`,
+      'label key "pool." has a name that is not made of letters, digits, "-", "_" and ".", with a letter or digit at each end',
+    ]);
+  });
+
+  it('reports a label value that is not a Kubernetes label value', () => {
+    const text = tagged("{ example.com/pool: 'fast disks' }");
+    expectOnlyError(text, {
+      code: 'invalid-label-value',
+      line: lineOf(text, 'labels:'),
+      path: `${NODE}.labels["example.com/pool"]`,
+      message:
+        'value "fast disks" of label example.com/pool is not made of letters, digits, "-", "_" and ".", with a letter or digit at each end',
+      hint: 'a label value is empty or at most 63 letters, digits, "-", "_" and ".", with a letter or digit at each end, e.g. fast',
+    });
+  });
+
+  it('refuses labels in the kubernetes.io and k8s.io namespaces that kubelet may not set', () => {
+    const text = tagged(
+      "{ node-role.kubernetes.io/worker: '', example.k8s.io/x: y, node-restriction.kubernetes.io/z: w }",
+    );
+    const errors = errorsOf(text);
+    expect(errors.map((d) => [d.code, formatPath(d.path)])).toEqual([
+      ['kubelet-refused-label', `${NODE}.labels["node-role.kubernetes.io/worker"]`],
+      ['kubelet-refused-label', `${NODE}.labels["example.k8s.io/x"]`],
+      ['kubelet-refused-label', `${NODE}.labels["node-restriction.kubernetes.io/z"]`],
+    ]);
+    expect(errors.every((d) => d.position.line === lineOf(text, 'labels:'))).toBe(true);
+    const role = errors[0]!;
+    expect(role.message).toBe(
+      'label "node-role.kubernetes.io/worker" is in the kubernetes.io namespace, which kubelet refuses to set on its own node (it would not start)',
+    );
+    expect(role.hint).toContain(
+      "civostack's operator sets node-role.kubernetes.io/<role> from the node's role",
+    );
+    expect(errors[1]!.message).toContain('is in the k8s.io namespace');
+  });
+
+  it('refuses a label civostack sets on every node itself', () => {
+    const text = tagged('{ topology.kubernetes.io/zone: elsewhere }');
+    expectOnlyError(text, {
+      code: 'civostack-label',
+      line: lineOf(text, 'labels:'),
+      path: `${NODE}.labels["topology.kubernetes.io/zone"]`,
+      message: `label "topology.kubernetes.io/zone" is one civostack sets on every node, from the node's rack`,
+    });
+  });
+
+  it('reports a taint not in the key[=value]:Effect form, at its line, with the form as hint', () => {
+    const text = tagged('{}', "['example.com/dedicated=storage:noschedule']");
+    expectOnlyError(text, {
+      code: 'invalid-taint',
+      line: lineOf(text, 'taints:'),
+      path: `${NODE}.taints[0]`,
+      message:
+        'taint "example.com/dedicated=storage:noschedule" has the effect "noschedule"; effects are spelt NoSchedule',
+      hint: 'write a taint as key[=value]:Effect, the key and value as for labels, the effect one of NoSchedule, PreferNoSchedule, NoExecute, e.g. example.com/dedicated=storage:NoSchedule',
+    });
+    const reasons = [
+      'dedicated',
+      'a:b:NoSchedule',
+      'a=b=c:NoSchedule',
+      '=x:NoSchedule',
+      'a b:NoSchedule',
+      'a=b c:NoExecute',
+      'a:Never',
+    ].map((t) => one(errorsOf(tagged('{}', `['${t}']`)), 'invalid-taint').message);
+    expect(reasons).toEqual([
+      'taint "dedicated" has no effect (":NoSchedule" or another)',
+      'taint "a:b:NoSchedule" has more than one ":"',
+      'taint "a=b=c:NoSchedule" has more than one "="',
+      'taint "=x:NoSchedule" has no key',
+      'taint "a b:NoSchedule" has a key "a b" that has a name that is not made of letters, digits, "-", "_" and ".", with a letter or digit at each end',
+      'taint "a=b c:NoExecute" has a value "b c" that is not made of letters, digits, "-", "_" and ".", with a letter or digit at each end',
+      'taint "a:Never" has the effect "Never", which is none of NoSchedule, PreferNoSchedule, NoExecute',
+    ]);
+  });
+
+  it('reports a second taint with the same key and effect, naming the first', () => {
+    const text = tagged('{}', "['gpu=a:NoSchedule', 'gpu:NoExecute', 'gpu=b:NoSchedule']");
+    expectOnlyError(text, {
+      code: 'duplicate-taint',
+      line: lineOf(text, 'taints:'),
+      path: `${NODE}.taints[2]`,
+      message: `taint gpu:NoSchedule is already given at ${FILE}:${lineOf(text, 'taints:')}`,
+    });
+  });
+
+  it('reports every label and taint problem of a manifest in one run', () => {
+    const text = tagged("{ 'bad key': x, ok: 'bad value' }", "['x:Nope']");
+    const errors = errorsOf(text);
+    expect(errors.map((d) => [d.code, d.position.line])).toEqual([
+      ['invalid-label-key', lineOf(text, 'labels:')],
+      ['invalid-label-value', lineOf(text, 'labels:')],
+      ['invalid-taint', lineOf(text, 'taints:')],
+    ]);
+  });
+});
+
+describe('operator section', () => {
+  const withOperator = (lines: string) =>
+    edit(lab, 'operator:\n  image: localhost/civostack-operator:0.1.0\n', `operator:\n${lines}`);
+
+  it('accepts an image reference and values that become flags (the baseline)', () => {
+    const text = withOperator(
+      '  image: registry.example.com:5000/civo/op:v1.2@sha256:' +
+        'a'.repeat(64) +
+        '\n  values: { requeue-interval: 30s, leader-elect: true, workers: 4 }\n',
+    );
+    expect(loadText(text, FILE).diagnostics).toEqual([]);
+  });
+
+  it('reports an image that is not an image reference at its line', () => {
+    const text = withOperator('  image: Localhost/CivoStack Operator\n');
+    expectOnlyError(text, {
+      code: 'invalid-image',
+      line: lineOf(text, 'image: Localhost'),
+      path: 'operator.image',
+      message: '"Localhost/CivoStack Operator" is not an image reference',
+      hint: 'write it as registry/name:tag with a lower-case name, e.g. localhost/civostack-operator:0.1.0',
+    });
+  });
+
+  it('reports every value that cannot become a flag of the operator, at its line, at once', () => {
+    const text = withOperator(
+      [
+        '  image: localhost/civostack-operator:0.1.0',
+        '  values:',
+        '    Requeue_Interval: 30s',
+        '    health-probe-bind-address: ":9000"',
+        '    tenant-versions: v1.35.4',
+        '    nested: { a: 1 }',
+        '',
+      ].join('\n'),
+    );
+    const errors = errorsOf(text);
+    expect(errors.map((d) => [formatPath(d.path), d.position.line, d.message])).toEqual([
+      [
+        'operator.values.Requeue_Interval',
+        lineOf(text, 'Requeue_Interval:'),
+        '"Requeue_Interval": not a flag name',
+      ],
+      [
+        'operator.values["health-probe-bind-address"]',
+        lineOf(text, 'health-probe-bind-address:'),
+        '"health-probe-bind-address": the Deployment\'s probes need this flag at :8081',
+      ],
+      [
+        'operator.values["tenant-versions"]',
+        lineOf(text, 'tenant-versions:'),
+        '"tenant-versions": civostack sets this flag from the region\'s plan and Kubernetes artifacts',
+      ],
+      [
+        'operator.values.nested',
+        lineOf(text, 'nested:'),
+        '"nested": must be a string, a number or a boolean',
+      ],
+    ]);
+    expect(errors.map((d) => d.code)).toEqual(Array(4).fill('invalid-operator-value'));
+    expect(errors[0]!.hint).toBe(
+      'each value becomes a flag of the operator: use its name in lower case with dashes, such as requeue-interval',
+    );
   });
 });
 

@@ -1,6 +1,8 @@
-// Formats with a precise hint: CIDRs, addresses, ASNs, SSH keys and the URLs nodes download from.
+// Formats with a precise hint: CIDRs, addresses, ASNs, SSH keys, the URLs nodes download from and
+// the DNS names of the region and the cluster.
 import { parseAsn, isPrivateAsn } from '../asn.js';
 import type { Path } from '../diagnostics.js';
+import { dnsNameProblem } from '../dns-name.js';
 import { isIpv4, parseCidr } from '../net.js';
 import { downloadUrlProblem, hasScheme } from '../url.js';
 import type { Rule, RuleContext } from './context.js';
@@ -133,4 +135,40 @@ export const downloadUrls: Rule = (ctx) => {
         'give an http:// or https:// URL with its special characters percent-encoded (a space is %20), or a path beside the manifest',
       );
   }
+};
+
+const DNS_NAME_RULE =
+  'a DNS name is lower-case labels of letters, digits and "-" (1 to 63 characters, no "-" at either end) joined by dots, 253 characters at most';
+
+function checkDnsName(ctx: RuleContext, path: Path, text: string, example: string): boolean {
+  const problem = dnsNameProblem(text);
+  if (problem === undefined) return true;
+  ctx.error(
+    path,
+    'invalid-dns-name',
+    `${JSON.stringify(text)} is not a DNS name: it ${problem.reason}`,
+    problem.suggestion ? `did you mean "${problem.suggestion}"?` : `${DNS_NAME_RULE}, e.g. ${example}`,
+  );
+  return false;
+}
+
+/**
+ * The region's domain (every node's FQDN, the API's name, the nodes' DNS search list) and the cluster
+ * domain (kubelet's and CoreDNS's): DNS names, and a node's FQDN must still be one.
+ */
+export const domains: Rule = (ctx) => {
+  const { region, kubernetes } = ctx.manifest;
+  checkDnsName(ctx, ['kubernetes', 'clusterDomain'], kubernetes.clusterDomain, 'cluster.local (the default)');
+  if (!checkDnsName(ctx, ['region', 'domain'], region.domain, 'nyc1.example.com')) return;
+  const longest = ctx.manifest.racks
+    .flatMap((rack) => rack.nodes.map((n) => n.name))
+    .reduce((a, b) => (b.length > a.length ? b : a), 'api');
+  const fqdn = `${longest}.${region.domain}`;
+  if (fqdn.length > 253)
+    ctx.error(
+      ['region', 'domain'],
+      'fqdn-too-long',
+      `node FQDN ${longest}.… would be ${fqdn.length} characters long; a DNS name has at most 253`,
+      `shorten the domain to at most ${252 - longest.length} characters, or the node's name`,
+    );
 };

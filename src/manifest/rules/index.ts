@@ -5,8 +5,10 @@ import { cabling, fabric, knownHardware, pairs } from './topology.js';
 import { controlPlane, fileRefs, kubernetesVersion, osProfile } from './cluster.js';
 import { addresses } from './addresses.js';
 import type { Rule } from './context.js';
-import { asns, downloadUrls, networkFormats, sshKeys } from './formats.js';
+import { asns, domains, downloadUrls, networkFormats, sshKeys } from './formats.js';
 import { macs, portsCabledOnce, renames, uniqueNames } from './identity.js';
+import { nodeLabels, nodeTaints } from './node-labels.js';
+import { operator } from './operator.js';
 import { networksDisjoint, networksFit, pinnedAddresses, vlans } from './networks.js';
 
 export const rules: readonly Rule[] = [
@@ -17,6 +19,10 @@ export const rules: readonly Rule[] = [
   asns,
   sshKeys,
   downloadUrls,
+  domains,
+  nodeLabels,
+  nodeTaints,
+  operator,
   networksDisjoint,
   networksFit,
   pinnedAddresses,
