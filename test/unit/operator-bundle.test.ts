@@ -9,6 +9,13 @@ import {
   tenantSettings,
 } from '../../src/kube/operator-bundle.js';
 import { loadTemplates } from '../../src/templates.js';
+import { join } from 'node:path';
+import type { RegionContext } from '../../src/apply/context.js';
+import { bundleObjects } from '../../src/apply/phases/operator.js';
+import type { RegionObject } from '../../src/kube/operator-bundle.js';
+import { loadRegion } from '../../src/manifest/index.js';
+import { prepare } from '../../src/pipeline.js';
+import { labWith, tempDir, type LabManifest } from '../helpers/manifest.js';
 
 const INPUT = {
   image: 'localhost/civostack-operator:0.1.0',
@@ -210,5 +217,33 @@ describe('regionObject', () => {
         ],
       },
     });
+  });
+});
+
+describe('the Region the operator phase applies', () => {
+  it("carries each node's labels and taints from the manifest, for kubeadm's nodes too", () => {
+    const file = labWith((m: LabManifest) => {
+      const node = m.racks[0].nodes[1];
+      node.labels = { 'storage.example.com/pool': 'fast' };
+      node.taints = ['example.com/dedicated=infra:NoSchedule', 'example.com/drain:NoExecute'];
+    });
+    const loaded = loadRegion(file);
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded));
+    const p = prepare({
+      region: loaded.region,
+      manifestDir: join(file, '..'),
+      state: { path: join(tempDir(), 'state') },
+    });
+    expect(p.plan.kubernetes.distribution).toBe('kubeadm');
+    const ctx = { prepared: () => p } as unknown as RegionContext;
+    const region = bundleObjects(ctx).find((o) => o.kind === 'Region') as unknown as RegionObject;
+    const worker = region.spec.nodes.find((n) => n.name === p.plan.nodes[1]!.name)!;
+    expect(worker.labels).toMatchObject({ 'storage.example.com/pool': 'fast' });
+    expect(worker.taints).toEqual([
+      { key: 'example.com/dedicated', value: 'infra', effect: 'NoSchedule' },
+      { key: 'example.com/drain', effect: 'NoExecute' },
+    ]);
+    const other = region.spec.nodes.find((n) => n.name === p.plan.nodes[0]!.name)!;
+    expect(other.taints).toBeUndefined();
   });
 });

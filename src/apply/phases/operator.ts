@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import jsYaml from 'js-yaml';
 import { UserError } from '../../errors.js';
+import { parseTaint } from '../../manifest/node-labels.js';
 import { clusterError, conditionsOf, type Condition, type KubeObject } from '../../kube/api.js';
 import {
   regionObject,
@@ -61,7 +62,16 @@ export function bundleObjects(ctx: RegionContext, tenants?: TenantSettings): Kub
     .filter((o): o is KubeObject => typeof o === 'object' && o !== null && 'kind' in o);
   const region = regionObject({
     region: plan.region.name,
-    nodes: plan.nodes.map((n) => ({ name: n.name, rack: n.rack, role: n.role, sku: n.sku })),
+    // The operator puts each node's labels and taints on it, for kubeadm's nodes as for K3s'
+    // (kubeadm's registration names only the control-plane taint).
+    nodes: plan.nodes.map((n) => ({
+      name: n.name,
+      rack: n.rack,
+      role: n.role,
+      sku: n.sku,
+      labels: n.labels,
+      ...(n.taints.length > 0 ? { taints: n.taints.map(regionTaint) } : {}),
+    })),
   }) as unknown as KubeObject;
   const rank = (o: KubeObject) =>
     o.kind === 'CustomResourceDefinition' ? 0 : o.kind === 'Namespace' ? 1 : 2;
@@ -78,6 +88,14 @@ async function tenantsOf(ctx: RegionContext): Promise<TenantSettings | undefined
   const op = region.manifest.operator;
   if (!op || op.bundle || plan.kubernetes.distribution === 'k3s') return undefined;
   return tenantSettings(plan.networks, await ctx.artifacts());
+}
+
+/** A manifest taint ("key[=value]:Effect", checked by validation) as the Region spells it. */
+function regionTaint(text: string): { key: string; value?: string; effect: string } {
+  const parsed = parseTaint(text);
+  if (!parsed.ok) throw new UserError(`the taint ${JSON.stringify(text)} ${parsed.reason}`);
+  const { key, value, effect } = parsed.taint;
+  return { key, ...(value !== undefined && value !== '' ? { value } : {}), effect };
 }
 
 /** Whether every field we apply has the value we apply (what server-side apply would leave unchanged). */
