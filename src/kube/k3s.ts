@@ -125,6 +125,7 @@ export async function k3sKubeconfig(host: Host, apiVip: string): Promise<string>
   const r = await host.exec(['cat', '/etc/rancher/k3s/k3s.yaml'], {
     sudo: true,
     logAs: 'cat /etc/rancher/k3s/k3s.yaml',
+    secretOutput: true,
   });
   return r.stdout.replace(/server: https:\/\/127\.0\.0\.1:6443/g, `server: https://${apiVip}:6443`);
 }

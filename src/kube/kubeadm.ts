@@ -404,6 +404,7 @@ export async function kubeadmInit(
   const admin = await host.exec(['cat', '/etc/kubernetes/admin.conf'], {
     sudo: true,
     logAs: 'cat /etc/kubernetes/admin.conf',
+    secretOutput: true,
   });
   return admin.stdout;
 }

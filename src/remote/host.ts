@@ -18,6 +18,11 @@ export interface ExecOptions {
   readonly allowFailure?: boolean;
   /** What the log says instead of the command line (a long script, an upload). */
   readonly logAs?: string;
+  /**
+   * The command prints a secret (a kubeconfig with its client key): the log gets its size, never
+   * its output, and a failure's error carries stderr only.
+   */
+  readonly secretOutput?: boolean;
 }
 
 export interface ExecResult {

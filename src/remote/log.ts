@@ -62,10 +62,15 @@ export async function loggedExec(
   }
   const clean = {
     code: result.code,
-    stdout: redact(result.stdout, options.redact),
+    stdout: options.secretOutput ? '' : redact(result.stdout, options.redact),
     stderr: redact(result.stderr, options.redact),
   };
-  const lines = [...tail(clean.stdout, '|'), ...tail(clean.stderr, '!')];
+  const lines = [
+    ...(options.secretOutput
+      ? [`| (${Buffer.byteLength(result.stdout)} bytes of secret output, not logged)`]
+      : tail(clean.stdout, '|')),
+    ...tail(clean.stderr, '!'),
+  ];
   log?.write([...lines, `exit ${result.code} in ${Math.round(performance.now() - started)} ms`].join('\n'));
   if (result.code !== 0 && !options.allowFailure) throw new RemoteCommandError(host, what, clean);
   return result;

@@ -11,6 +11,10 @@ import {
   shellQuote,
 } from '../../src/remote/index.js';
 import { UserError } from '../../src/errors.js';
+import { k3sKubeconfig } from '../../src/kube/k3s.js';
+import { kubeadmInit } from '../../src/kube/kubeadm.js';
+import type { ExecOptions, Host } from '../../src/remote/host.js';
+import { loggedExec } from '../../src/remote/log.js';
 
 describe('shellQuote', () => {
   it('leaves plain words alone and single-quotes everything else', () => {
@@ -75,5 +79,50 @@ describe('fanOut', () => {
     })();
     expect(error).toBeInstanceOf(FanOutError);
     expect((error as Error).message).toBe('stage: 2 of 3 hosts failed\n  b: disk full\n  c: disk full');
+  });
+});
+
+describe('a command that prints a secret', () => {
+  const KEY = 'client-key-data: LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0t';
+  const logged = async (options: ExecOptions) => {
+    const lines: string[] = [];
+    const r = await loggedExec(
+      'h1',
+      { write: (l) => lines.push(l) },
+      'cat /etc/kubernetes/admin.conf',
+      options,
+      () => Promise.resolve({ code: 0, stdout: `apiVersion: v1\n${KEY}\n`, stderr: '' }),
+    );
+    return { r, log: lines.join('\n') };
+  };
+
+  it('leaves its output out of the host log and hands it to the caller', async () => {
+    const { r, log } = await logged({ secretOutput: true });
+    expect(r.stdout).toContain(KEY);
+    expect(log).not.toContain('client-key-data');
+    expect(log).toMatch(/\(\d+ bytes of secret output, not logged\)/);
+    // Without the flag the output is logged, which is what the flag is for.
+    expect((await logged({})).log).toContain(KEY);
+  });
+
+  it("is how kubeadm init and K3s read the cluster's admin kubeconfig", async () => {
+    const seen: { argv: readonly string[]; options: ExecOptions | undefined }[] = [];
+    const host = {
+      name: 'h1',
+      exec: (argv: readonly string[], options?: ExecOptions) => {
+        seen.push({ argv, options });
+        return Promise.resolve({ code: 0, stdout: `${KEY}\n`, stderr: '' });
+      },
+    } as unknown as Host;
+    await kubeadmInit(
+      host,
+      { content: '', secrets: [] },
+      { joined: true, admin: true, partial: false },
+      () => {},
+    );
+    await k3sKubeconfig(host, '10.0.0.10');
+    const reads = seen.filter((s) => s.argv[0] === 'cat');
+    expect(reads.map((s) => s.argv[1])).toEqual(['/etc/kubernetes/admin.conf', '/etc/rancher/k3s/k3s.yaml']);
+    for (const s of reads) expect(s.options?.secretOutput, s.argv[1]).toBe(true);
   });
 });
