@@ -222,21 +222,42 @@ export function isTransient(err: unknown): boolean {
   );
 }
 
-/** Runs an API call, again after 1, 2, 4 … 10 s while it fails transiently, for up to `forMs`. */
+/**
+ * How long a 401 or 403 is waited out. An API server that has just (re)started serves requests
+ * before its caches are filled: it answers 403 to every request until its RBAC informers sync
+ * (seen in the lab: discovery of a CRD forbidden to the admin kubeconfig, right after the API server
+ * restarted under software emulation) and 401 until its authenticators load. Past this, the
+ * answer stands: it is reported, not retried.
+ */
+export const AUTH_SETTLE_MS = 30_000;
+
+const authAnswer = (err: unknown): boolean => {
+  const code = statusCode(err);
+  return code === 401 || code === 403;
+};
+
+/**
+ * Runs an API call, again after 1, 2, 4 … 10 s while it fails transiently, for up to `forMs`; a
+ * 401 or 403 is retried the same way for up to AUTH_SETTLE_MS of that time.
+ */
 export async function retryTransient<T>(
   call: () => Promise<T>,
   forMs = 120_000,
   wait: (ms: number) => Promise<void> = (ms) => delayFor(ms),
 ): Promise<T> {
   let waited = 0;
+  let waitedOnAuth = 0;
   for (let attempt = 0; ; attempt++) {
     try {
       return await call();
     } catch (err) {
       const delay = Math.min(1000 * 2 ** attempt, 10_000);
-      if (!isTransient(err) || waited + delay > forMs) throw err;
+      const auth = authAnswer(err);
+      if (!(isTransient(err) || auth) || waited + delay > forMs) throw err;
+      if (auth && waitedOnAuth + delay > Math.min(AUTH_SETTLE_MS, forMs)) throw err;
       await wait(delay);
       waited += delay;
+      if (auth) waitedOnAuth += delay;
     }
   }
 }
