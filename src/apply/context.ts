@@ -10,6 +10,7 @@ import type { Limiter } from '../remote/index.js';
 import { UserError } from '../errors.js';
 import { hasPending, type Prepared } from '../pipeline.js';
 import type { StateDir } from '../state/index.js';
+import { COMMITTED } from './outputs.js';
 import type { RunContext } from './phase.js';
 
 /** The boot server and dnsmasq, as region up starts and supervises them. */
@@ -33,20 +34,12 @@ export interface RegionContext extends RunContext {
   readonly state: StateDir;
   /** Plan and render, prepared once; nothing is written until the prepare phase commits. */
   prepared(): Prepared;
-  /** Set by the prepare phase once allocations and secrets are on disk. */
-  readonly committed: { value: boolean };
   readonly power: PowerFleet;
   readonly boot: BootServiceProvider;
-  /** The boot service this run started, once the boot-service phase ran. */
-  readonly bootService: { current: RunningBootService | undefined };
   /** How long one node gets from power-on to installed, and from installed to SSH. */
   readonly nodeTimeoutMs: number;
-  /** Nodes that failed, with why: later phases leave them, the others go on. */
+  /** Nodes that failed in this run, with why (failNode): later phases leave them, the others go on. */
   readonly failures: Map<string, string>;
-  /** Render paths the fabric phase found a switch running, or left it running (frr.conf; SONiC's config_db.json): record-applied records them. */
-  readonly switchFilesInSync: Set<string>;
-  /** When each node was powered on (or asked to be), for its timeout. */
-  readonly poweredAt: Map<string, number>;
   readonly now: () => number;
   /** Words about a node that stopped, from where it runs (the lab: its serial console). */
   readonly diagnose?: (node: string) => string | undefined;
@@ -94,10 +87,16 @@ export interface PowerFleet {
 /** The prepared region, refusing one whose allocations or secrets are not recorded yet. */
 export function committedRegion(ctx: RegionContext): Prepared {
   const p = ctx.prepared();
-  if (hasPending(p) && !ctx.committed.value)
+  if (hasPending(p) && !ctx.outputOf(COMMITTED))
     throw new UserError(
       'allocations or secrets of this render are not recorded yet: nodes booted from it would not match the state folder',
       'run the prepare phase first (region up without --only/--from, or --from prepare)',
     );
   return p;
+}
+
+/** A node failed: later phases leave it, the others go on; it is reported at the end. */
+export function failNode(ctx: RegionContext, node: string, reason: string): void {
+  ctx.failures.set(node, reason);
+  ctx.emit({ kind: 'warning', code: 'node.failed', target: node, message: `${node}: ${reason}` });
 }

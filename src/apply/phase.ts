@@ -13,15 +13,33 @@ export interface Action {
   readonly diff?: string;
 }
 
+/**
+ * The name under which a phase hands a result to later phases of the same run, with its type: the
+ * phase's id. Phases share results this way, as values the runner keeps, never by writing into the
+ * context.
+ */
+export interface OutputKey<T> {
+  readonly phase: string;
+  /** Never set: carries T. */
+  readonly type?: T;
+}
+
+export const outputKey = <T>(phase: string): OutputKey<T> => ({ phase });
+
 /** What the runner hands every phase; region up's phases get more (src/apply/context.ts). */
 export interface RunContext {
   readonly signal: AbortSignal;
   readonly emit: EventSink;
   /** Runs `fn` when the run ends, success or not (supervised services stop there), last first. */
   defer(fn: () => Promise<void>): void;
+  /**
+   * What an earlier phase of this run handed on (what its run returned, or its observedOutput when
+   * it had nothing to do or the run is dry); undefined when it was not selected or gave nothing.
+   */
+  outputOf<T>(key: OutputKey<T>): T | undefined;
 }
 
-export interface Phase<C extends RunContext = RunContext, F = unknown> {
+export interface Phase<C extends RunContext = RunContext, F = unknown, O = unknown> {
   /** Short, stable, for --only/--from and the journal: "power", "wait-installed". */
   readonly id: string;
   readonly title: string;
@@ -31,7 +49,10 @@ export interface Phase<C extends RunContext = RunContext, F = unknown> {
   /** Why there is nothing to do, for the log ("every node is installed"). */
   skipReason?(facts: F, ctx: C): string;
   actions(facts: F, ctx: C): readonly Action[];
-  run(ctx: C, actions: readonly Action[], facts: F): Promise<void>;
+  /** Does the work; what it returns is the phase's output for later phases (ctx.outputOf). */
+  run(ctx: C, actions: readonly Action[], facts: F): Promise<O | void>;
+  /** The phase's output from its facts alone: when it is skipped, and in a dry run. */
+  observedOutput?(facts: F, ctx: C): O;
   /** After a failure or cancellation, for each phase that ran, last first. */
   cleanUp?(ctx: C): Promise<void>;
 }

@@ -120,24 +120,20 @@ export async function regionUp(o: RegionUpOptions): Promise<RunResult> {
   const hosts = o.hosts ? o.hosts(limiter) : sshNodeHosts({ state: o.prepared.state, limiter });
   const env = o.environment;
   const power = powerFleet(env.power);
-  const ctx: Omit<RegionContext, 'defer'> = {
+  const ctx: Omit<RegionContext, 'defer' | 'outputOf'> = {
     signal: o.signal,
     emit: o.emit,
     manifest: o.manifest,
     state: o.prepared.state,
     prepared: () => o.prepared,
-    committed: { value: false },
     power,
     limiter,
     hosts,
     cluster: o.cluster ?? (() => new ClusterApi(kubeconfigPath(o.prepared.state.path), o.signal)),
     artifacts: artifactsOnce(o.prepared, env.kubeArtifacts),
     boot: env.boot,
-    bootService: { current: undefined },
     nodeTimeoutMs: o.nodeTimeoutMs,
     failures: new Map(),
-    poweredAt: new Map(),
-    switchFilesInSync: new Set(),
     now,
     ...(env.diagnose ? { diagnose: env.diagnose } : {}),
     ...(env.notices ? { notices: env.notices } : {}),

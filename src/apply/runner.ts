@@ -7,7 +7,7 @@ import type { EventSink, PhaseOutcome } from '../events.js';
 import type { StateDir } from '../state/index.js';
 import { acquireLock } from './lock.js';
 import { startJournal, type Journal } from './journal.js';
-import { actionEvent, Cancelled, type Action, type Phase, type RunContext } from './phase.js';
+import { actionEvent, Cancelled, type Action, type OutputKey, type Phase, type RunContext } from './phase.js';
 
 export interface Selection {
   /** Run this phase only. */
@@ -28,8 +28,8 @@ export interface PlannedPhase {
 
 export interface RunOptions<C extends RunContext> {
   readonly phases: readonly Phase<C>[];
-  /** A plain object (it is copied, with the runner's `defer` added): keep mutable state in Maps. */
-  readonly ctx: Omit<C, 'defer'>;
+  /** A plain object, copied with the runner's `defer` and `outputOf` added. */
+  readonly ctx: Omit<C, 'defer' | 'outputOf'>;
   readonly selection?: Selection;
   /** Observe and list the actions, change nothing: no lock, no journal. */
   readonly dryRun?: boolean;
@@ -96,11 +96,14 @@ export async function planWork<C extends RunContext>(
   phases: readonly Phase<C>[],
   ctx: C,
   emit: EventSink | undefined,
+  /** Where each phase's observedOutput goes, so later phases observe as they would after it. */
+  outputs?: Map<string, unknown>,
 ): Promise<PlannedPhase[]> {
   const out: PlannedPhase[] = [];
   for (const p of phases) {
     if (ctx.signal.aborted) throw new Cancelled();
     const facts = await p.observe(ctx);
+    if (outputs && p.observedOutput) outputs.set(p.id, p.observedOutput(facts, ctx));
     const run = p.shouldRun(facts, ctx);
     const actions = run ? p.actions(facts, ctx) : [];
     const skipReason = run ? undefined : (p.skipReason?.(facts, ctx) ?? 'nothing to do');
@@ -115,14 +118,19 @@ export async function runPhases<C extends RunContext>(o: RunOptions<C>): Promise
   const now = o.now ?? (() => new Date());
   const selected = selectPhases(o.phases, o.selection);
   const deferred: (() => Promise<void>)[] = [];
-  const runCtx = { ...ctx, defer: (fn: () => Promise<void>) => void deferred.push(fn) } as C;
+  const outputs = new Map<string, unknown>();
+  const runCtx = {
+    ...ctx,
+    defer: (fn: () => Promise<void>) => void deferred.push(fn),
+    outputOf: <T>(key: OutputKey<T>) => outputs.get(key.phase) as T | undefined,
+  } as C;
 
   if (o.dryRun) {
     const reports: PhaseReport[] = [];
     for (const p of selected) {
       const t0 = now().getTime();
       ctx.emit({ kind: 'phase-start', code: 'phase.start', phase: p.id, title: p.title });
-      const [planned] = await planWork([p], runCtx, ctx.emit);
+      const [planned] = await planWork([p], runCtx, ctx.emit, outputs);
       reports.push(
         endPhase(
           ctx.emit,
@@ -143,7 +151,9 @@ export async function runPhases<C extends RunContext>(o: RunOptions<C>): Promise
   let journal: Journal | undefined;
   try {
     if (o.confirm) {
-      const work = await planWork(selected, runCtx, undefined);
+      // The plan of work observes as a dry run does; the run then starts from nothing handed on.
+      const work = await planWork(selected, runCtx, undefined, outputs);
+      outputs.clear();
       if (!(await o.confirm(work))) return { outcome: 'declined', phases: [] };
     }
     journal = startJournal(o.state, { command: o.command, startedAt: now().toISOString() });
@@ -157,8 +167,10 @@ export async function runPhases<C extends RunContext>(o: RunOptions<C>): Promise
         const facts = await p.observe(runCtx);
         if (p.shouldRun(facts, runCtx)) {
           ran.push(p);
-          await p.run(runCtx, p.actions(facts, runCtx), facts);
+          const output = await p.run(runCtx, p.actions(facts, runCtx), facts);
+          if (output !== undefined) outputs.set(p.id, output);
         } else {
+          if (p.observedOutput) outputs.set(p.id, p.observedOutput(facts, runCtx));
           outcome = 'skipped';
           message = p.skipReason?.(facts, runCtx) ?? 'nothing to do';
         }

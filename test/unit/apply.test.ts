@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { PowerDriver, PowerDriverFactory, PowerStatus } from '../../src/bmc/driver.js';
 import { acquireLock, lockPath, readLock, RegionLocked } from '../../src/apply/lock.js';
 import { readJournal } from '../../src/apply/journal.js';
-import { eachAction, type Phase, type RunContext } from '../../src/apply/phase.js';
+import { eachAction, outputKey, type Phase, type RunContext } from '../../src/apply/phase.js';
 import { rackPhases, regionUp } from '../../src/apply/region-up.js';
 import { labPhases } from '../../src/lab/environment.js';
 import { runPhases, selectPhases } from '../../src/apply/runner.js';
@@ -84,6 +84,50 @@ afterAll(() => {
 });
 
 describe('the phase runner', () => {
+  it("hands a phase's output to later phases: what its run returned, or its observedOutput when skipped or dry", async () => {
+    const KEY = outputKey<string[]>('maker');
+    const seen: (string[] | undefined)[] = [];
+    const maker = (done: boolean): Phase<RunContext, { done: boolean }, string[]> => ({
+      id: 'maker',
+      title: 'makes',
+      observe: () => Promise.resolve({ done }),
+      shouldRun: (f) => !f.done,
+      actions: () => [{ target: 'x', text: 'make' }],
+      run: () => Promise.resolve(['made by run']),
+      observedOutput: (f) => [f.done ? 'observed: done' : 'observed: to do'],
+    });
+    const reader: Phase<RunContext, undefined> = {
+      id: 'reader',
+      title: 'reads',
+      observe(ctx) {
+        seen.push(ctx.outputOf(KEY));
+        return Promise.resolve(undefined);
+      },
+      shouldRun: () => false,
+      actions: () => [],
+      run: () => Promise.resolve(),
+    };
+    const go = (done: boolean, extra: { dryRun?: boolean; selection?: { only: string } } = {}) =>
+      runPhases({ phases: [maker(done), reader], ctx: base().ctx, state: state(), command: 't', ...extra });
+    expect((await go(false)).outcome).toBe('done');
+    expect((await go(true)).outcome).toBe('done');
+    expect((await go(false, { dryRun: true })).outcome).toBe('dry-run');
+    // The maker not selected: nothing handed on.
+    expect((await go(false, { selection: { only: 'reader' } })).outcome).toBe('done');
+    expect(seen).toEqual([['made by run'], ['observed: done'], ['observed: to do'], undefined]);
+    // The plan of work a confirm is shown observes as a dry run does; the run itself starts afresh.
+    seen.length = 0;
+    const r = await runPhases({
+      phases: [maker(false), reader],
+      ctx: base().ctx,
+      state: state(),
+      command: 't',
+      confirm: () => Promise.resolve(true),
+    });
+    expect(r.outcome).toBe('done');
+    expect(seen).toEqual([['observed: to do'], ['made by run']]);
+  });
+
   it('runs each phase that has work and skips one whose observation says it is done', async () => {
     const w = world();
     w.done.add('b');

@@ -1,9 +1,8 @@
 // Boot-next disk: once a node is installed, its BMC is told to boot the disk next, so the reboot
 // after the install (and any later one) does not depend on the boot server answering.
 import { readNodeStates } from '../../boot/index.js';
-import type { RegionContext } from '../context.js';
+import { failNode, type RegionContext } from '../context.js';
 import { eachAction, type Phase } from '../phase.js';
-import { fail } from './power.js';
 
 interface Facts {
   readonly nodes: readonly string[];
@@ -39,7 +38,7 @@ export const bootDiskPhase: Phase<RegionContext, Facts> = {
           await ctx.power.driver(a.target)!.bootNext('disk', ctx.signal);
         } catch (err) {
           if (ctx.signal.aborted) throw err;
-          fail(ctx, a.target, `boot-next disk: ${(err as Error).message}`);
+          failNode(ctx, a.target, `boot-next disk: ${(err as Error).message}`);
         }
       },
       ctx.limiter,

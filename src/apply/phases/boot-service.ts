@@ -1,7 +1,7 @@
 // The boot service (HTTP boot server + dnsmasq) as a supervised phase: started here, kept running
 // while later phases power and install the nodes, stopped when the run ends, however it ends.
 import { readNodeStates } from '../../boot/index.js';
-import { committedRegion, type RegionContext } from '../context.js';
+import { committedRegion, type RegionContext, type RunningBootService } from '../context.js';
 import type { Phase } from '../phase.js';
 
 interface Facts {
@@ -10,7 +10,7 @@ interface Facts {
   readonly toInstall: readonly string[];
 }
 
-export const bootServicePhase: Phase<RegionContext, Facts> = {
+export const bootServicePhase: Phase<RegionContext, Facts, RunningBootService> = {
   id: 'boot-service',
   title: 'Boot service (HTTP boot server and dnsmasq)',
   async observe(ctx) {
@@ -32,11 +32,10 @@ export const bootServicePhase: Phase<RegionContext, Facts> = {
   async run(ctx) {
     committedRegion(ctx);
     const service = await ctx.boot.start(ctx);
-    ctx.bootService.current = service;
     ctx.defer(async () => {
-      ctx.bootService.current = undefined;
       await service.stop();
       ctx.emit({ kind: 'log', code: 'log', phase: 'boot-service', message: 'boot service stopped' });
     });
+    return service;
   },
 };

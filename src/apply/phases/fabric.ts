@@ -37,12 +37,18 @@ function notCompared(read: LiveRead | undefined): string {
   return u.length ? `; not compared (no pinned SSH host key): ${u.map((x) => x.device).join(', ')}` : '';
 }
 
-/** Notes the files each switch runs as rendered, for record-applied. */
-function inSync(ctx: RegionContext, devices: readonly LiveDevice[], changes: readonly FileChange[]): void {
+/** The render paths each switch runs as rendered: record-applied records them as applied. */
+function inSync(
+  ctx: RegionContext,
+  devices: readonly LiveDevice[],
+  changes: readonly FileChange[],
+): Set<string> {
   const differ = new Set(changes.map((c) => c.path));
+  const out = new Set<string>();
   for (const d of devices)
     for (const path of [frrPath(d.device), ...(d.platform === 'sonic' ? [configDbPath(d.device)] : [])])
-      if (!differ.has(path) && ctx.prepared().tree.has(path)) ctx.switchFilesInSync.add(path);
+      if (!differ.has(path) && ctx.prepared().tree.has(path)) out.add(path);
+  return out;
 }
 
 export interface FabricPhaseOptions {
@@ -53,7 +59,7 @@ export interface FabricPhaseOptions {
   readonly down?: (ctx: RegionContext) => Promise<string | undefined>;
 }
 
-export function fabricPhase(o: FabricPhaseOptions = {}): Phase<RegionContext, Facts> {
+export function fabricPhase(o: FabricPhaseOptions = {}): Phase<RegionContext, Facts, ReadonlySet<string>> {
   return {
     id: 'fabric',
     title: 'Switch configurations: compare what runs with the render, push what differs',
@@ -63,9 +69,9 @@ export function fabricPhase(o: FabricPhaseOptions = {}): Phase<RegionContext, Fa
       if (down !== undefined) return { down, changes: [] };
       const read = await readLive(p, { limiter: ctx.limiter, signal: ctx.signal });
       const changes = liveChanges(previewTree(p), read.devices, p.secretValues);
-      inSync(ctx, read.devices, changes);
       return { read, changes };
     },
+    observedOutput: (f, ctx) => (f.read ? inSync(ctx, f.read.devices, f.changes) : new Set()),
     shouldRun: (f) => f.changes.length > 0 || (f.read?.failed.length ?? 0) > 0,
     skipReason: (f) =>
       f.down ??
@@ -127,7 +133,10 @@ export function fabricPhase(o: FabricPhaseOptions = {}): Phase<RegionContext, Fa
         only: new Set(changed.keys()),
       });
       const still = liveChanges(p.tree, after.devices, p.secretValues);
-      inSync(ctx, after.devices, still);
+      const running = new Set([
+        ...inSync(ctx, read.devices, facts.changes),
+        ...inSync(ctx, after.devices, still),
+      ]);
       for (const d of after.devices)
         if (!still.some((c) => c.device === d.device)) {
           ctx.emit({
@@ -148,6 +157,7 @@ export function fabricPhase(o: FabricPhaseOptions = {}): Phase<RegionContext, Fa
           `after the push, ${[...byDevice(still).keys()].join(', ')} still differ from the render:\n${formatChanges(still, false)}`,
           'the device refused part of its configuration: see its log in the state folder (logs/<switch>.log)',
         );
+      return running;
     },
   };
 }

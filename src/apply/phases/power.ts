@@ -4,7 +4,7 @@
 // re-run after a crash never restarts an install that is going well.
 import type { PowerStatus } from '../../bmc/driver.js';
 import { isInstalled, readNodeStates, type NodeState } from '../../boot/index.js';
-import type { RegionContext } from '../context.js';
+import { failNode, type RegionContext } from '../context.js';
 import { eachAction, type Action, type Phase } from '../phase.js';
 
 /** A node network-booting or installing that reported within this long is left to go on. */
@@ -47,7 +47,7 @@ const TEXT: Record<Step, (n: NodeFacts) => string> = {
   unknown: (n) => `BMC state unknown (${n.power?.reason ?? 'no answer'}): the node is left out`,
 };
 
-export const powerPhase: Phase<RegionContext, Facts> = {
+export const powerPhase: Phase<RegionContext, Facts, ReadonlyMap<string, number>> = {
   id: 'power',
   title: 'Power on every node not installed yet (boot-next PXE)',
   async observe(ctx) {
@@ -86,6 +86,7 @@ export const powerPhase: Phase<RegionContext, Facts> = {
   actions: (f) => f.nodes.filter((n) => n.step).map((n) => ({ target: n.node, text: TEXT[n.step!](n) })),
   async run(ctx, actions, facts) {
     const byNode = new Map(facts.nodes.map((n) => [n.node, n]));
+    const poweredAt = new Map<string, number>();
     await eachAction(
       ctx,
       'power',
@@ -94,9 +95,9 @@ export const powerPhase: Phase<RegionContext, Facts> = {
         const n = byNode.get(a.target)!;
         const driver = ctx.power.driver(n.node);
         if (n.step === 'unknown' || !driver) {
-          if (n.step === 'unknown') fail(ctx, n.node, TEXT.unknown(n));
+          if (n.step === 'unknown') failNode(ctx, n.node, TEXT.unknown(n));
           else {
-            ctx.poweredAt.set(n.node, ctx.now());
+            poweredAt.set(n.node, ctx.now());
             ctx.emit({
               kind: 'warning',
               code: 'power.manual',
@@ -110,19 +111,15 @@ export const powerPhase: Phase<RegionContext, Facts> = {
           await driver.bootNext('pxe', ctx.signal);
           if (n.step === 'on') await driver.on(ctx.signal);
           else await driver.cycle(ctx.signal);
-          ctx.poweredAt.set(n.node, ctx.now());
+          poweredAt.set(n.node, ctx.now());
         } catch (err) {
           // One BMC failing never stops the others: this node is reported at the end.
           if (ctx.signal.aborted) throw err;
-          fail(ctx, n.node, `power: ${(err as Error).message}`);
+          failNode(ctx, n.node, `power: ${(err as Error).message}`);
         }
       },
       ctx.limiter,
     );
+    return poweredAt;
   },
 };
-
-export function fail(ctx: RegionContext, node: string, reason: string): void {
-  ctx.failures.set(node, reason);
-  ctx.emit({ kind: 'warning', code: 'node.failed', target: node, message: `${node}: ${reason}` });
-}

@@ -6,6 +6,7 @@ import { macHyphen, type Mac } from '../../manifest/index.js';
 import { commit, hasPending, previewTree, WOULD_BE_GENERATED } from '../../pipeline.js';
 import { readTree } from '../../state/index.js';
 import type { RegionContext } from '../context.js';
+import { COMMITTED } from '../outputs.js';
 import type { Action, Phase } from '../phase.js';
 
 interface Facts {
@@ -13,7 +14,7 @@ interface Facts {
   readonly pending: boolean;
 }
 
-export const preparePhase: Phase<RegionContext, Facts> = {
+export const preparePhase: Phase<RegionContext, Facts, true> = {
   id: 'prepare',
   title: 'Validate, plan and render',
   async observe(ctx) {
@@ -24,7 +25,7 @@ export const preparePhase: Phase<RegionContext, Facts> = {
     );
     return Promise.resolve({
       changes: diffTrees(baseline, previewTree(p), p.secretValues, owners),
-      pending: hasPending(p) && !ctx.committed.value,
+      pending: hasPending(p) && !ctx.outputOf(COMMITTED),
     });
   },
   shouldRun: (f) => f.pending || f.changes.length > 0,
@@ -58,7 +59,6 @@ export const preparePhase: Phase<RegionContext, Facts> = {
   },
   run(ctx) {
     commit(ctx.prepared());
-    ctx.committed.value = true;
-    return Promise.resolve();
+    return Promise.resolve(true as const);
   },
 };

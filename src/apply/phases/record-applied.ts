@@ -9,6 +9,7 @@ import { macHyphen, type Mac } from '../../manifest/index.js';
 import type { FileTree, RenderedFile } from '../../render/index.js';
 import { readTree, writeTree } from '../../state/index.js';
 import { committedRegion, type RegionContext } from '../context.js';
+import { SWITCH_FILES_IN_SYNC } from '../outputs.js';
 import type { Phase } from '../phase.js';
 
 interface Facts {
@@ -36,15 +37,15 @@ export const recordAppliedPhase: Phase<RegionContext, Facts> = {
     const owners = new Map(
       p.plan.nodes.flatMap((n) => n.nics.map((nic) => [macHyphen(nic.mac as Mac), n.name] as const)),
     );
+    const switchFiles = ctx.outputOf(SWITCH_FILES_IN_SYNC) ?? new Set<string>();
     const next = new Map<string, RenderedFile>();
     // Devices this run did not apply keep what was recorded for them.
     for (const [path, content] of before) {
       const device = p.tree.get(path)?.device ?? deviceOfPath(path, owners);
-      if (!applied.has(device) && !ctx.switchFilesInSync.has(path))
+      if (!applied.has(device) && !switchFiles.has(path))
         next.set(path, { content, mode: 0o600, device, secrets: [] });
     }
-    for (const [path, f] of p.tree)
-      if (applied.has(f.device) || ctx.switchFilesInSync.has(path)) next.set(path, f);
+    for (const [path, f] of p.tree) if (applied.has(f.device) || switchFiles.has(path)) next.set(path, f);
     const devices = new Set<string>();
     for (const path of new Set([...before.keys(), ...next.keys()]))
       if (before.get(path) !== next.get(path)?.content)

@@ -6,9 +6,9 @@ import { nodeSshHost } from '../../kube/hosts.js';
 import type { SshHost } from '../../remote/index.js';
 import type { NodePlan } from '../../plan/index.js';
 import { sshPrivateKeyPath } from '../../state/index.js';
-import type { RegionContext } from '../context.js';
+import { failNode, type RegionContext } from '../context.js';
+import { BOOT_SERVICE } from '../outputs.js';
 import { sleep, type Phase } from '../phase.js';
-import { fail } from './power.js';
 import { minutes, nodeStateReporter, reportNotices } from './wait-installed.js';
 
 /**
@@ -82,7 +82,11 @@ export const sshReadyPhase: Phase<RegionContext, Facts> = {
             if (s) report(name, s);
             if (s?.state === 'ssh-ready') return void done(name);
             if (!s?.hostKeys?.length) {
-              fail(ctx, name, 'its installer reported no SSH host key: it cannot be trusted; reinstall it');
+              failNode(
+                ctx,
+                name,
+                'its installer reported no SSH host key: it cannot be trusted; reinstall it',
+              );
               return void done(name);
             }
             try {
@@ -98,7 +102,7 @@ export const sshReadyPhase: Phase<RegionContext, Facts> = {
             }
             if (waiting.has(name) && ctx.now() - started > ctx.nodeTimeoutMs) {
               const why = ctx.diagnose?.(name);
-              fail(
+              failNode(
                 ctx,
                 name,
                 `not SSH-ready within ${minutes(ctx.nodeTimeoutMs)} (last: ${s.state})${why ? `\n${why}` : ''}`,
@@ -108,7 +112,7 @@ export const sshReadyPhase: Phase<RegionContext, Facts> = {
           }),
         );
         if (waiting.size === 0) break;
-        await ctx.bootService.current?.ensureRunning(ctx);
+        await ctx.outputOf(BOOT_SERVICE)?.ensureRunning(ctx);
         await sleep(ctx.pollMs.ssh, ctx.signal);
       }
     } finally {

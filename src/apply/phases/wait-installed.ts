@@ -2,9 +2,9 @@
 // node store the boot service keeps, each with its own timeout. A node that fails (the installer
 // reported it, its BMC says it went off, it ran out of time) is reported with why; the others go on.
 import { isInstalled, readNodeStates, type NodeState } from '../../boot/index.js';
-import type { RegionContext } from '../context.js';
+import { failNode, type RegionContext } from '../context.js';
+import { BOOT_SERVICE, POWERED_AT } from '../outputs.js';
 import { sleep, type Phase } from '../phase.js';
-import { fail } from './power.js';
 
 interface Facts {
   readonly waiting: readonly string[];
@@ -58,6 +58,8 @@ export const waitInstalledPhase: Phase<RegionContext, Facts> = {
     })),
   async run(ctx, actions) {
     const started = ctx.now();
+    // Nodes this run powered: their timeout counts from then; the others' from now.
+    const poweredAt = ctx.outputOf(POWERED_AT);
     const waiting = new Set(actions.map((a) => a.target));
     const report = nodeStateReporter(ctx);
     let lastPowerCheck = ctx.now();
@@ -68,7 +70,7 @@ export const waitInstalledPhase: Phase<RegionContext, Facts> = {
       if (checkPower) lastPowerCheck = ctx.now();
       for (const node of [...waiting]) {
         const s = nodes[node];
-        const since = ctx.poweredAt.get(node) ?? started;
+        const since = poweredAt?.get(node) ?? started;
         // A state written before this node was powered is the last run's (a failure being retried).
         const current = s && Date.parse(s.updatedAt) >= since - 1000 ? s : undefined;
         if (s) report(node, s);
@@ -78,10 +80,10 @@ export const waitInstalledPhase: Phase<RegionContext, Facts> = {
         }
         const why = ctx.diagnose?.(node);
         if (current?.state === 'failed') {
-          fail(ctx, node, `${current.message ?? 'the installer failed'}${why ? `\n${why}` : ''}`);
+          failNode(ctx, node, `${current.message ?? 'the installer failed'}${why ? `\n${why}` : ''}`);
           waiting.delete(node);
         } else if (ctx.now() - since > ctx.nodeTimeoutMs) {
-          fail(
+          failNode(
             ctx,
             node,
             `not installed within ${minutes(ctx.nodeTimeoutMs)} (last: ${s?.state ?? 'pending'})${why ? `\n${why}` : ''}`,
@@ -91,13 +93,13 @@ export const waitInstalledPhase: Phase<RegionContext, Facts> = {
           const driver = ctx.power.driver(node);
           const power = driver ? await driver.status(ctx.signal).catch(() => undefined) : undefined;
           if (power?.power === 'off') {
-            fail(ctx, node, `powered off while ${s?.state ?? 'pending'}${why ? `\n${why}` : ''}`);
+            failNode(ctx, node, `powered off while ${s?.state ?? 'pending'}${why ? `\n${why}` : ''}`);
             waiting.delete(node);
           }
         }
       }
       if (waiting.size === 0) break;
-      await ctx.bootService.current?.ensureRunning(ctx);
+      await ctx.outputOf(BOOT_SERVICE)?.ensureRunning(ctx);
       await sleep(ctx.pollMs.states, ctx.signal);
     }
   },
