@@ -10,14 +10,17 @@ export const KUBEADM_CONFIG = `${KUBEADM_DIR}/kubeadm.yaml`;
 export const PATCHES_DIR = `${KUBEADM_DIR}/patches`;
 
 /**
- * kubeadm's liveness probes kill a control-plane component whose health endpoint is slow for 80 s;
- * a control plane that is merely slow (a busy etcd disk, software emulation) would restart in a
- * loop. These patches give it 5 minutes: a hung component is still restarted.
+ * kubeadm's probes kill a control-plane component whose health endpoint is slow: its startup probe
+ * after 4 minutes of starting (24 × 10 s), its liveness probe after 80 s. A control plane that is
+ * merely slow (a busy etcd disk, software emulation) then restarts in a loop: seen in the lab, an
+ * API server still starting after 4 minutes killed and started again until kubeadm init's 20
+ * minutes ran out. These patches give it 10 minutes to start and 5 minutes of failed liveness
+ * checks: a hung component is still restarted.
  */
 export function probePatches(): { path: string; content: string }[] {
   return ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((c) => ({
     path: `${PATCHES_DIR}/${c}+strategic.yaml`,
-    content: `# civostack: a slow ${c} is not restarted before 5 minutes of failed liveness checks.\nspec:\n  containers:\n    - name: ${c}\n      livenessProbe:\n        timeoutSeconds: 30\n        failureThreshold: 10\n`,
+    content: `# civostack: a slow ${c} gets 10 minutes to start and is not restarted before 5 minutes of failed liveness checks.\nspec:\n  containers:\n    - name: ${c}\n      startupProbe:\n        timeoutSeconds: 30\n        failureThreshold: 60\n      livenessProbe:\n        timeoutSeconds: 30\n        failureThreshold: 10\n`,
   }));
 }
 export const CRI_SOCKET = 'unix:///run/containerd/containerd.sock';

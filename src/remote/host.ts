@@ -2,6 +2,7 @@
 // uploads files atomically, and says which host failed and why.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { UserError } from '../errors.js';
 
 export interface ExecOptions {
   /** Run as root: `sudo -n` for a non-root login, nothing for root. */
@@ -58,14 +59,21 @@ export interface Host {
 }
 
 /** A command that ran and exited non-zero (or was killed). */
-export class RemoteCommandError extends Error {
+/**
+ * A command that failed on a host: an answer from the host, reported as such (not as a bug in
+ * civostack), with where its whole output is.
+ */
+export class RemoteCommandError extends UserError {
   constructor(
     readonly host: string,
     readonly command: string,
     readonly result: ExecResult,
   ) {
     const tail = result.stderr.trim().split('\n').slice(-3).join(' / ');
-    super(`${host}: \`${command}\` exited ${result.code}${tail ? `: ${tail}` : ''}`);
+    super(
+      `${host}: \`${command}\` exited ${result.code}${tail ? `: ${tail}` : ''}`,
+      `the command's whole output is in the host's log in the state folder (logs/${host}.log); fix what it says, then run again`,
+    );
     this.name = 'RemoteCommandError';
   }
 }
