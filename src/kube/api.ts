@@ -254,7 +254,7 @@ export async function retryTransient<T>(
       const delay = Math.min(1000 * 2 ** attempt, 10_000);
       const auth = authAnswer(err);
       if (!(isTransient(err) || auth) || waited + delay > forMs) throw err;
-      if (auth && waitedOnAuth + delay > Math.min(AUTH_SETTLE_MS, forMs)) throw err;
+      if (auth && waitedOnAuth + delay > AUTH_SETTLE_MS) throw err;
       await wait(delay);
       waited += delay;
       if (auth) waitedOnAuth += delay;

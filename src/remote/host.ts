@@ -58,21 +58,21 @@ export interface Host {
   close(): Promise<void>;
 }
 
-/** A command that ran and exited non-zero (or was killed). */
 /**
- * A command that failed on a host: an answer from the host, reported as such (not as a bug in
- * civostack), with where its whole output is.
+ * A command that ran on a host and exited non-zero (or was killed): an answer from the host,
+ * reported as such (not as a bug in civostack); the hint names the host's log when there is one.
  */
 export class RemoteCommandError extends UserError {
   constructor(
     readonly host: string,
     readonly command: string,
     readonly result: ExecResult,
+    logPath?: string,
   ) {
     const tail = result.stderr.trim().split('\n').slice(-3).join(' / ');
     super(
       `${host}: \`${command}\` exited ${result.code}${tail ? `: ${tail}` : ''}`,
-      `the command's whole output is in the host's log in the state folder (logs/${host}.log); fix what it says, then run again`,
+      logPath ? `the command's whole output is in ${logPath}` : undefined,
     );
     this.name = 'RemoteCommandError';
   }

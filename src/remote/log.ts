@@ -6,6 +6,8 @@ import { performance } from 'node:perf_hooks';
 import { redact, RemoteCommandError, type ExecOptions, type ExecResult } from './host.js';
 
 export interface HostLog {
+  /** The file it appends to, for an error's hint; absent for a log kept elsewhere. */
+  readonly path?: string;
   write(line: string): void;
 }
 
@@ -26,6 +28,7 @@ export function fileHostLog(statePath: string, host: string, now: () => Date = (
   mkdirSync(hostLogDir(statePath), { recursive: true, mode: 0o700 });
   const path = hostLogPath(statePath, host);
   return {
+    path,
     write(line: string) {
       const stamp = now().toISOString();
       const text = line
@@ -72,7 +75,7 @@ export async function loggedExec(
     ...tail(clean.stderr, '!'),
   ];
   log?.write([...lines, `exit ${result.code} in ${Math.round(performance.now() - started)} ms`].join('\n'));
-  if (result.code !== 0 && !options.allowFailure) throw new RemoteCommandError(host, what, clean);
+  if (result.code !== 0 && !options.allowFailure) throw new RemoteCommandError(host, what, clean, log?.path);
   return result;
 }
 

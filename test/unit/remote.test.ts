@@ -16,6 +16,22 @@ import { kubeadmInit } from '../../src/kube/kubeadm.js';
 import type { ExecOptions, Host } from '../../src/remote/host.js';
 import { loggedExec } from '../../src/remote/log.js';
 
+describe('a command that fails on a host', () => {
+  const fail = (log: { path?: string; write: (l: string) => void }) =>
+    loggedExec('r01-n01', log, 'kubeadm join', {}, () =>
+      Promise.resolve({ code: 1, stdout: '', stderr: 'error: TLS bootstrap timed out' }),
+    ).catch((err: unknown) => err);
+
+  it("is the host's answer, a UserError, whose hint names the host's log when it has one", async () => {
+    const err = (await fail({ path: '/state/logs/r01-n01.log', write: () => undefined })) as UserError;
+    expect(err).toBeInstanceOf(UserError);
+    expect(err.message).toBe('r01-n01: `kubeadm join` exited 1: error: TLS bootstrap timed out');
+    expect(err.hint).toBe("the command's whole output is in /state/logs/r01-n01.log");
+    // A log kept elsewhere (no file): no hint pointing at a file that is not there.
+    expect(((await fail({ write: () => undefined })) as UserError).hint).toBeUndefined();
+  });
+});
+
 describe('shellQuote', () => {
   it('leaves plain words alone and single-quotes everything else', () => {
     expect(shellQuote(['ls', '-l', '/etc/rancher/k3s'])).toBe('ls -l /etc/rancher/k3s');
