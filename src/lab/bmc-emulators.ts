@@ -460,6 +460,10 @@ export async function ensureBmcEmulators(
       memoryMiB: o.memoryMiB ?? (node.role === 'control-plane' ? 3072 : 1024),
       // Two vCPUs for etcd, the API server and its TLS handshakes: under TCG, two host threads.
       cpus: node.role === 'control-plane' ? 2 : 1,
+      // Workers yield the host to control planes: on a two-core host under TCG, a worker's install,
+      // image import or join beside kubeadm init starved the API server until its start-up hooks
+      // timed out. A worker still gets every cycle a control plane leaves idle.
+      nice: node.role === 'control-plane' ? 0 : 10,
       ...(o.verdict ? { verdict: o.verdict } : {}),
     });
     const e =

@@ -51,6 +51,11 @@ export interface QemuOptions {
   readonly stateDir: string;
   readonly memoryMiB?: number;
   readonly cpus?: number;
+  /**
+   * The machine's nice value on the host (0–19; default 0). Under software emulation every vCPU is a
+   * busy host thread, and a lab's workers competing with its control plane starved the API server.
+   */
+  readonly nice?: number;
   readonly ovmfCode?: string;
   /**
    * The device the machine boots first, as a BMC's one-time override sets it: 'pxe' puts the first
@@ -132,6 +137,25 @@ export function qemuArgs(node: NodePlan, opts: QemuOptions): string[] {
   return args;
 }
 
+/**
+ * The command that starts `node`'s QEMU in its namespace. `nice` and `ip netns exec` each exec the next
+ * in place, so the child's pid is QEMU's, and every thread QEMU makes inherits the nice value.
+ */
+export function vmCommand(node: NodePlan, opts: StartVmOptions): string[] {
+  const nice = opts.nice ?? 0;
+  if (!Number.isInteger(nice) || nice < 0 || nice > 19)
+    throw new Error(`nice ${nice} for ${node.name} is not a whole number from 0 to 19`);
+  return [
+    ...(nice > 0 ? ['nice', '-n', String(nice)] : []),
+    'ip',
+    'netns',
+    'exec',
+    opts.namespace,
+    opts.qemu ?? QEMU,
+    ...qemuArgs(node, opts),
+  ];
+}
+
 export interface StartVmOptions extends QemuOptions {
   /** Network namespace holding the taps. */
   readonly namespace: string;
@@ -175,8 +199,8 @@ export async function startVm(node: NodePlan, opts: StartVmOptions): Promise<num
 
   const out = openSync(files.stdout, 'w');
   const err = openSync(files.stderr, 'w');
-  // `ip netns exec` execs QEMU in place, so the child's pid is QEMU's.
-  const child = spawn('ip', ['netns', 'exec', opts.namespace, opts.qemu ?? QEMU, ...qemuArgs(node, opts)], {
+  const [command, ...args] = vmCommand(node, opts);
+  const child = spawn(command!, args, {
     detached: true,
     stdio: ['ignore', out, err],
   });

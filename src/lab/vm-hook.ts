@@ -39,6 +39,8 @@ export interface VmSpec {
   readonly memoryMiB: number;
   /** vCPUs; under TCG each is a host thread (a control plane gets two). */
   readonly cpus?: number;
+  /** The machine's nice value on the host (QemuOptions.nice). */
+  readonly nice?: number;
   /** The QEMU binary (default qemu-system-x86_64). */
   readonly qemu?: string;
   /** How long a machine started under KVM has to write on its serial console (default CONSOLE_BOUND_MS). */
@@ -158,6 +160,7 @@ async function start(
     namespace: spec.namespace,
     memoryMiB: spec.memoryMiB,
     ...(spec.cpus !== undefined ? { cpus: spec.cpus } : {}),
+    ...(spec.nice !== undefined ? { nice: spec.nice } : {}),
     boot,
     ...(spec.qemu ? { qemu: spec.qemu } : {}),
   });

@@ -7,7 +7,7 @@
 // the next run takes its lock over and converges with no node installed twice. Everything is
 // removed afterwards.
 import { execa } from 'execa';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readNodeHistory } from '../../src/boot/index.js';
@@ -301,6 +301,16 @@ describe('lab: power-on to a Kubernetes cluster with the operator Ready', () => 
 
       // region up again is idempotent: no machine restarted, no node state changed.
       const pids = () => Object.keys(NODES).map((n) => readFileSync(join(state, `lab/vms/${n}.pid`), 'utf8'));
+      // The worker's machine yields the host to the control plane's: every QEMU thread's nice value.
+      const nice = (pid: string) =>
+        new Set(
+          readdirSync(`/proc/${pid.trim()}/task`).map(
+            (t) => readFileSync(`/proc/${pid.trim()}/task/${t}/stat`, 'utf8').split(') ')[1]!.split(' ')[16],
+          ),
+        );
+      const [cp, worker] = pids().map((p) => [...nice(p)].map(Number));
+      expect(cp).toHaveLength(1);
+      expect(worker).toEqual([cp![0]! + 10]);
       const before = { pids: pids(), history: readNodeHistory({ path: state }).length, nodes: states() };
       const again = await cli(['region', 'up', manifest, '--lab', '--yes', '--output', 'json'], 900_000);
       expect(again.exitCode, again.stdout + again.stderr).toBe(0);

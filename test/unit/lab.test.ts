@@ -1,7 +1,7 @@
 // The lab's pure parts: the network description from the plan, the commands that build it, QEMU's arguments.
 import { describe, expect, it } from 'vitest';
 import { createLabNetwork, destroyLabNetwork, labNetwork, type Exec } from '../../src/lab/netns.js';
-import { qemuArgs } from '../../src/lab/qemu.js';
+import { qemuArgs, vmCommand } from '../../src/lab/qemu.js';
 import { loadRegion } from '../../src/manifest/index.js';
 import { planRegion, type NodePlan, type Plan } from '../../src/plan/index.js';
 import { LAB } from '../helpers/manifest.js';
@@ -183,7 +183,7 @@ describe('qemuArgs', () => {
 
   it('boots a BIOS node from its first NIC through the iPXE option ROM, then the disk', () => {
     const args = qemuArgs(nodeNamed('r01-n02'), { ...opts, taps: ['n2a', 'n2b'] }).join(' ');
-    expect(args).toContain('-machine pc -accel tcg');
+    expect(args).toContain('-machine pc -accel tcg -cpu max,la57=off');
     expect(args).toContain('-m 1024M');
     expect(args).toContain('-display none');
     expect(args).toContain('-serial file:/var/lib/civo/lab1/vms/r01-n02.serial.log');
@@ -225,5 +225,29 @@ describe('qemuArgs', () => {
 
   it('needs one tap per NIC', () => {
     expect(() => qemuArgs(nodeNamed('r01-n01'), { ...opts, taps: ['n1a'] })).toThrow(/2 NICs but 1 taps/);
+  });
+});
+
+describe('vmCommand', () => {
+  const opts = { accel: 'tcg' as const, stateDir: '/var/lib/civo/lab1/vms', namespace: 'civo-lab1' };
+
+  it('starts QEMU in the namespace, under nice when the machine yields the host', () => {
+    const plain = vmCommand(nodeNamed('r01-n02'), { ...opts, taps: ['n2a', 'n2b'] });
+    expect(plain.slice(0, 5)).toEqual(['ip', 'netns', 'exec', 'civo-lab1', 'qemu-system-x86_64']);
+    const niced = vmCommand(nodeNamed('r01-n02'), { ...opts, taps: ['n2a', 'n2b'], nice: 10 });
+    expect(niced.slice(0, 8)).toEqual([
+      'nice',
+      '-n',
+      '10',
+      'ip',
+      'netns',
+      'exec',
+      'civo-lab1',
+      'qemu-system-x86_64',
+    ]);
+    expect(niced.slice(8)).toEqual(plain.slice(5));
+    expect(() => vmCommand(nodeNamed('r01-n02'), { ...opts, taps: ['n2a', 'n2b'], nice: 20 })).toThrow(
+      /0 to 19/,
+    );
   });
 });
