@@ -23,7 +23,7 @@ export function machineArgs(firmware: Firmware, accel: Accel): string[] {
     accel,
     // Under TCG, `max` (less 5-level paging) hands the guest AES-NI, PCLMULQDQ, SSSE3 and BMI2, which
     // QEMU runs as native helpers: TLS and signing in the guest's Go programs (etcd, the API server,
-    // kubelet) ran 1.4-1.6x faster than on the default qemu64 model, measured in a TCG guest here.
+    // kubelet) ran 1.4-1.7x faster than on the default qemu64 model, measured in a TCG guest here.
     ...(accel === 'kvm' ? ['-cpu', 'host'] : ['-cpu', 'max,la57=off']),
   ];
 }

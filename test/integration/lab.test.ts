@@ -302,11 +302,19 @@ describe('lab: power-on to a Kubernetes cluster with the operator Ready', () => 
       // region up again is idempotent: no machine restarted, no node state changed.
       const pids = () => Object.keys(NODES).map((n) => readFileSync(join(state, `lab/vms/${n}.pid`), 'utf8'));
       // The worker's machine yields the host to the control plane's: every QEMU thread's nice value.
+      // A thread's name may hold spaces ("CPU 0/TCG"), so fields count from the last ") "; QEMU's I/O
+      // threads come and go, so one that ended between the listing and the read is skipped.
       const nice = (pid: string) =>
         new Set(
-          readdirSync(`/proc/${pid.trim()}/task`).map(
-            (t) => readFileSync(`/proc/${pid.trim()}/task/${t}/stat`, 'utf8').split(') ')[1]!.split(' ')[16],
-          ),
+          readdirSync(`/proc/${pid.trim()}/task`).flatMap((t) => {
+            let stat: string;
+            try {
+              stat = readFileSync(`/proc/${pid.trim()}/task/${t}/stat`, 'utf8');
+            } catch {
+              return [];
+            }
+            return [stat.slice(stat.lastIndexOf(') ') + 2).split(' ')[16]];
+          }),
         );
       const [cp, worker] = pids().map((p) => [...nice(p)].map(Number));
       expect(cp).toHaveLength(1);
