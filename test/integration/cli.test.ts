@@ -1,8 +1,9 @@
+import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { civostack } from '../helpers/cli.js';
-import { labText, LAB, tempDir } from '../helpers/manifest.js';
+import { labText, LAB, REPO, tempDir } from '../helpers/manifest.js';
 
 describe('civostack region validate', () => {
   it('exits 0 on the shipped inventories', async () => {
@@ -68,6 +69,21 @@ describe('civostack region validate', () => {
     const help = await civostack(['region', 'plan', '--help']);
     expect(help.exitCode).toBe(0);
     expect(help.stdout).toContain('Example');
+  });
+
+  it('exits with its own code, and no EPIPE trace, when the reader of its output goes away', async () => {
+    // nyc1's plan is over 200 KiB, more than a pipe holds, and `true` reads none of it: the CLI's
+    // writes fail with EPIPE once `true` has exited, whenever that is.
+    const r = await execa(
+      'bash',
+      [
+        '-c',
+        'node bin/civostack region plan inventories/nyc1.yaml --output json --no-save | true; echo "$PIPESTATUS"',
+      ],
+      { cwd: REPO, reject: false, env: { NO_COLOR: '1' } },
+    );
+    expect(r.stderr).not.toMatch(/EPIPE|Unhandled|at .*\.js:\d+/);
+    expect(r.stdout.trim()).toBe('0');
   });
 
   it('refuses a --timeout that is not a number of minutes before touching anything', async () => {
