@@ -64,6 +64,20 @@ describe('kubeadm files', () => {
     expect(join[0]!['controlPlane']).toBeUndefined();
   });
 
+  it("lets /healthz wait for a slow etcd longer than upstream's 2 s, and less than the API server's probes wait for /healthz", () => {
+    const cluster = (jsYaml.loadAll(kubeadmConfig(plan, n01!, inputs)) as Record<string, any>[])[1]!;
+    const args = cluster['apiServer'].extraArgs as { name: string; value: string }[];
+    const etcdWait = args.find((a) => a.name === 'etcd-healthcheck-timeout')?.value ?? '2s';
+    const seconds = Number(/^(\d+)s$/.exec(etcdWait)?.[1]);
+    expect(seconds).toBeGreaterThanOrEqual(10);
+    const patch = kubeadmNodeFiles(plan, n01!, inputs).find((f) =>
+      f.path.endsWith('/kube-apiserver+strategic.yaml'),
+    )!;
+    const probes = (jsYaml.load(patch.content) as any).spec.containers[0];
+    for (const probe of [probes.startupProbe, probes.livenessProbe])
+      expect(seconds).toBeLessThan(probe.timeoutSeconds);
+  });
+
   it('gives every node its own recorded pod range, routed from every other node', () => {
     const ranges = plan.nodes.map((n) => n.podCidr);
     expect(new Set(ranges).size).toBe(3);
