@@ -334,8 +334,14 @@ export function preflightErrors(output: string): { check: string; message: strin
 
 /** kubeadm failed: the message names the checks that failed (or kubeadm's last lines), never a secret. */
 export class KubeadmError extends RemoteCommandError {
-  constructor(host: string, command: string, result: ExecResult, secrets: readonly string[]) {
-    super(host, command, result);
+  constructor(
+    host: string,
+    command: string,
+    result: ExecResult,
+    secrets: readonly string[],
+    logPath?: string,
+  ) {
+    super(host, command, result, logPath);
     const failed = preflightErrors(`${result.stderr}\n${result.stdout}`);
     if (failed.length > 0)
       this.message = redact(
@@ -371,7 +377,8 @@ export async function runKubeadm(
       /error execution phase preflight/.test(r.stderr) &&
       failed.length > 0 &&
       failed.every((f) => TRANSIENT_PREFLIGHT.has(f.check));
-    if (!slow || attempt >= PREFLIGHT_ATTEMPTS) throw new KubeadmError(host.name, command, r, secrets);
+    if (!slow || attempt >= PREFLIGHT_ATTEMPTS)
+      throw new KubeadmError(host.name, command, r, secrets, host.logPath);
     log(
       `${host.name}: ${argv.slice(0, 2).join(' ')}: the container runtime did not answer kubeadm's preflight check in time; ` +
         `again in ${pauseMs / 1000} s (attempt ${attempt + 1} of ${PREFLIGHT_ATTEMPTS})`,

@@ -53,6 +53,8 @@ export interface UploadResult {
 export interface Host {
   /** The node's name, as in the manifest: what errors and logs say. */
   readonly name: string;
+  /** The file this host's commands and their output are logged to, for an error's hint; absent when not logged to a file. */
+  readonly logPath?: string | undefined;
   exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
   upload(path: string, source: UploadSource, options?: UploadOptions): Promise<UploadResult>;
   close(): Promise<void>;

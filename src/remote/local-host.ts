@@ -22,6 +22,10 @@ export class LocalHost implements Host {
     this.#o = options;
   }
 
+  get logPath(): string | undefined {
+    return this.#o.log?.path;
+  }
+
   exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
     const isRoot = process.getuid?.() === 0;
     const inner = withSudo(argv, options.sudo, isRoot);

@@ -56,6 +56,10 @@ export class SshHost implements Host {
     this.#o = options;
   }
 
+  get logPath(): string | undefined {
+    return this.#o.log?.path;
+  }
+
   get #where(): string {
     return `${this.#o.address}:${this.#o.port ?? 22}`;
   }

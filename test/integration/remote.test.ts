@@ -84,6 +84,16 @@ describe('remote hosts over SSH (real sshd per namespace)', () => {
     expect(log).toContain('! bad ***');
     expect(log).not.toContain(secret);
     expect(statSync(file).mode & 0o777).toBe(0o600);
+    // What a failed command's hint points at (kubeadm's errors among them).
+    expect(h.logPath).toBe(file);
+    const unlogged = new SshHost({
+      name: 'h0',
+      address: '127.0.0.1',
+      username: 'root',
+      privateKey: '',
+      knownHostKeys: [],
+    });
+    expect(unlogged.logPath).toBeUndefined();
   });
 
   it('never runs more commands at once than the shared limit, across hosts and steps', async () => {

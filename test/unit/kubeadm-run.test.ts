@@ -25,10 +25,11 @@ const PORT_TAKEN = {
 const TOKEN = 'abcdef.0123456789abcdef';
 
 /** A node whose kubeadm answers from a script, one result per run; everything else succeeds. */
-function node(kubeadm: ExecResult[]): Host & { runs: string[] } {
+function node(kubeadm: ExecResult[], logPath?: string): Host & { runs: string[] } {
   const runs: string[] = [];
   return {
     name: 'r01-n02',
+    logPath,
     runs,
     exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult> {
       runs.push(argv.join(' '));
@@ -71,6 +72,14 @@ describe('kubeadm on a slow node', () => {
     );
     expect(host.runs.filter((r) => r.startsWith('kubeadm join'))).toHaveLength(PREFLIGHT_ATTEMPTS);
     expect(host.runs).not.toContain('touch /etc/civostack/kubeadm/done');
+    // The hint names the node's log, where kubeadm's whole output is, only when there is one.
+    expect((err as KubeadmError).hint).toBeUndefined();
+    const logged = node([PORT_TAKEN], '/srv/state/logs/r01-n02.log');
+    const e2 = (await kubeadmJoin(logged, config, fresh, () => {}, undefined, 1).catch(
+      (e: unknown) => e,
+    )) as KubeadmError;
+    expect(e2.message).toContain('Port-10250');
+    expect(e2.hint).toBe("the command's whole output is in /srv/state/logs/r01-n02.log");
   });
 
   it('fails at once on a check that waiting does not fix, and never shows a secret', async () => {
