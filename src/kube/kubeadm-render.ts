@@ -91,7 +91,7 @@ function clusterConfiguration(plan: Plan, inputs: KubeadmInputs): Record<string,
     networking: { podSubnet: k.clusterCidr, serviceSubnet: k.serviceCidr, dnsDomain: k.clusterDomain },
     apiServer: {
       certSANs: [...k.tlsSan, ...plan.nodes.filter(isControlPlane).map((n) => n.node.address)],
-      // /healthz waits up to 10 s for etcd (kubeadm's probes allow 30 s) instead of failing after 2 s.
+      // /healthz waits up to 10 s for etcd (the probes, as probePatches() sets them, allow 30 s) instead of 2 s.
       // The controller manager exits when /healthz has not said ok for 10 s after it takes the lease
       // (a fixed wait in kube-controller-manager): with a slow etcd at 2 s, it crash-looped, so no
       // bootstrap token was signed into cluster-info and no kubelet certificate was approved, and

@@ -71,21 +71,6 @@ describe('civostack region validate', () => {
     expect(help.stdout).toContain('Example');
   });
 
-  it('exits with its own code, and no EPIPE trace, when the reader of its output goes away', async () => {
-    // nyc1's plan is over 200 KiB, more than a pipe holds, and `true` reads none of it: the CLI's
-    // writes fail with EPIPE once `true` has exited, whenever that is.
-    const r = await execa(
-      'bash',
-      [
-        '-c',
-        'node bin/civostack region plan inventories/nyc1.yaml --output json --no-save | true; echo "$PIPESTATUS"',
-      ],
-      { cwd: REPO, reject: false, env: { NO_COLOR: '1' } },
-    );
-    expect(r.stderr).not.toMatch(/EPIPE|Unhandled|at .*\.js:\d+/);
-    expect(r.stdout.trim()).toBe('0');
-  });
-
   it('refuses a --timeout that is not a number of minutes before touching anything', async () => {
     const state = join(tempDir(), 'state');
     for (const args of [
@@ -124,6 +109,21 @@ describe('civostack region plan', () => {
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/is not a civostack allocation file/);
     expect(readFileSync(join(corrupt, 'allocations.json'), 'utf8')).toBe('{"nope": true');
+  });
+
+  it('exits with its own code, and no EPIPE trace, when the reader of its output goes away', async () => {
+    // nyc1's plan is over 200 KiB, more than a pipe holds, and `true` reads none of it: the CLI's
+    // writes fail with EPIPE once `true` has exited, whenever that is.
+    const r = await execa(
+      'bash',
+      [
+        '-c',
+        'node bin/civostack region plan inventories/nyc1.yaml --output json --no-save | true; echo "$PIPESTATUS"',
+      ],
+      { cwd: REPO, reject: false, env: { NO_COLOR: '1' } },
+    );
+    expect(r.stderr).not.toMatch(/EPIPE|Unhandled|at .*\.js:\d+/);
+    expect(r.stdout.trim()).toBe('0');
   });
 
   it('prints a readable per-rack summary', async () => {
